@@ -35,13 +35,13 @@ type Format uint8
 
 // Formats of origin.
 const (
-	FormatUnknown    Format = iota
-	FormatBGP4MP            // MRT BGP4MP
-	FormatBGP4MPET          // MRT BGP4MP_ET (microsecond timestamps)
-	FormatTableDump         // MRT TABLE_DUMP (v1)
-	FormatTableDumpV2       // MRT TABLE_DUMP_V2
-	FormatPrefix2AS         // pyasn / CAIDA prefix2as text table
-	FormatSession           // a live BGP session of the embedded speaker
+	FormatUnknown     Format = iota
+	FormatBGP4MP             // MRT BGP4MP
+	FormatBGP4MPET           // MRT BGP4MP_ET (microsecond timestamps)
+	FormatTableDump          // MRT TABLE_DUMP (v1)
+	FormatTableDumpV2        // MRT TABLE_DUMP_V2
+	FormatPrefix2AS          // pyasn / CAIDA prefix2as text table
+	FormatSession            // a live BGP session of the embedded speaker
 )
 
 // SessionState is a BGP FSM state as numbered in RFC 6396 (1 Idle ..
