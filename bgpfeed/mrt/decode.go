@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -35,6 +38,23 @@ func decodePeerIndex(body []byte) (*peerIndex, error) {
 		pi.peers[i] = peerEntry{addr: a.Unmap(), asn: p.AS}
 	}
 	return pi, nil
+}
+
+// panicSite names the function that panicked (the frame below the
+// runtime's panic machinery), for the skip report.
+func panicSite() string {
+	pcs := make([]uintptr, 16)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			return fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "unknown"
+		}
+	}
 }
 
 // counts are the per-batch tallies merged into Stats by the consumer.
@@ -89,7 +109,7 @@ func (d *decoder) decodeBatch(b *batch) {
 func (d *decoder) decodeRecord(b *batch, r *record) {
 	defer func() {
 		if v := recover(); v != nil {
-			b.counts.skip(b.file, r.off, SkipDecoderPanic, fmt.Errorf("%v", v))
+			b.counts.skip(b.file, r.off, SkipDecoderPanic, fmt.Errorf("%v at %s", v, panicSite()))
 		}
 	}()
 	b.counts.records++

@@ -104,21 +104,52 @@ type stream struct {
 	cur     *batch
 	pos     int
 	strict  bool // named explicitly: not being MRT is an error
+	open    func() (io.ReadCloser, error)
 	err     error
 }
 
-// Open expands paths (files, directories, globs) and starts decoding them.
-// Files named explicitly must be MRT; files found by walking a directory
-// that are not MRT are skipped and listed in Stats.SkippedFiles.
+// Open expands paths (files, directories, globs; "-" is standard input)
+// and starts decoding them. Files named explicitly must be MRT; files found
+// by walking a directory that are not MRT are skipped and listed in
+// Stats.SkippedFiles.
 func Open(paths []string, opts Options) (*Reader, error) {
-	files, err := Expand(paths)
-	if err != nil {
-		return nil, err
+	var files []string
+	stdin := false
+	var rest []string
+	for _, p := range paths {
+		if p == "-" {
+			stdin = true
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	if len(rest) > 0 || !stdin {
+		var err error
+		if files, err = Expand(rest); err != nil {
+			return nil, err
+		}
 	}
 	explicit := map[string]bool{}
 	for _, p := range paths {
 		explicit[p] = true
 	}
+	var srcs []*stream
+	if stdin {
+		srcs = append(srcs, &stream{file: "-", strict: true, open: func() (io.ReadCloser, error) { return io.NopCloser(os.Stdin), nil }})
+	}
+	for _, f := range files {
+		srcs = append(srcs, &stream{file: f, strict: explicit[f], open: func() (io.ReadCloser, error) { return os.Open(f) }})
+	}
+	return start(srcs, opts), nil
+}
+
+// NewReader decodes one MRT stream (compressed or not) read from r; name
+// is used as the Source and in error messages.
+func NewReader(name string, r io.Reader, opts Options) *Reader {
+	return start([]*stream{{file: name, strict: true, open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}}, opts)
+}
+
+func start(srcs []*stream, opts Options) *Reader {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -127,7 +158,7 @@ func Open(paths []string, opts Options) (*Reader, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Reader{opts: opts, ctx: ctx, cancel: cancel, jobs: make(chan *batch, opts.Workers*2)}
-	r.stats.Files = len(files)
+	r.stats.Files = len(srcs)
 	for i := 0; i < opts.Workers; i++ {
 		r.wwg.Add(1)
 		go func() {
@@ -139,8 +170,9 @@ func Open(paths []string, opts Options) (*Reader, error) {
 			}
 		}()
 	}
-	for i, f := range files {
-		s := &stream{idx: i, file: f, ordered: make(chan *batch, aheadBatches), strict: explicit[f]}
+	for i, s := range srcs {
+		s.idx = i
+		s.ordered = make(chan *batch, aheadBatches)
 		r.streams = append(r.streams, s)
 		r.wg.Add(1)
 		go r.frame(s)
@@ -149,7 +181,7 @@ func Open(paths []string, opts Options) (*Reader, error) {
 		r.wg.Wait()
 		close(r.jobs)
 	}()
-	return r, nil
+	return r
 }
 
 // frame reads one file: decompress, frame records into batches, hand each
@@ -172,7 +204,7 @@ func (r *Reader) frame(s *stream) {
 		case <-r.ctx.Done():
 		}
 	}
-	f, err := os.Open(s.file)
+	f, err := s.open()
 	if err != nil {
 		s.err = fmt.Errorf("mrt: %w", err)
 		return
@@ -217,10 +249,7 @@ func (r *Reader) frame(s *stream) {
 				return
 			}
 			if errors.Is(err, io.EOF) && n == 0 {
-				if first {
-					s.err = fmt.Errorf("mrt: %s: empty file: %w", s.file, ErrNotMRT)
-				}
-				return // clean end
+				return // clean end (an empty file is an empty dump)
 			}
 			fail(truncKind(err), off, fmt.Errorf("in record header: %w", err))
 			return

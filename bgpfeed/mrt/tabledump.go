@@ -28,6 +28,9 @@ func (d *decoder) tableDumpV2(b *batch, r *record) (string, error) {
 	if b.peers == nil {
 		return SkipPeerIndex, errors.New("RIB record before any PEER_INDEX_TABLE")
 	}
+	if err := frameRIB(r.body, r.hdr.subtype); err != nil {
+		return SkipRIB, err
+	}
 	h := gmrt.MRTHeader{Timestamp: r.hdr.sec, Type: gmrt.MRTType(r.hdr.typ), SubType: r.hdr.subtype, Len: uint32(len(r.body))}
 	m, err := gmrt.ParseMRTBody(&h, r.body)
 	if err != nil {
@@ -102,6 +105,9 @@ func (d *decoder) tableDump(b *batch, r *record) (string, error) {
 		return SkipRIB, fmt.Errorf("prefix length %d", plen)
 	}
 	raw := data[:attrLen]
+	if err := frameAttrs(raw); err != nil {
+		return SkipRIB, err
+	}
 	pattrs, err := parseAttrs(raw, prefix)
 	if err != nil {
 		return SkipAttribute, err
@@ -144,4 +150,76 @@ func parseAttrs(data []byte, implicit netip.Prefix) ([]bgp.PathAttributeInterfac
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// frameRIB checks the framing of a TABLE_DUMP_V2 RIB record (RFC 6396
+// 4.3.2, RFC 8050) before GoBGP decodes it: GoBGP's Rib decoder slices
+// without bounds checks and panics on a short record.
+func frameRIB(b []byte, subtype uint16) error {
+	addPath := subtype >= tdv2RIBIPv4UnicastAddPath && subtype <= tdv2RIBGenericAddPath
+	if len(b) < 4 {
+		return errors.New("short RIB header")
+	}
+	b = b[4:] // sequence number
+	if subtype == tdv2RIBGeneric || subtype == tdv2RIBGenericAddPath {
+		if len(b) < 3 {
+			return errors.New("short RIB_GENERIC AFI/SAFI")
+		}
+		b = b[3:]
+	}
+	if len(b) < 1 {
+		return errors.New("missing prefix length")
+	}
+	plen := int(b[0])
+	if plen > 128 {
+		return fmt.Errorf("prefix length %d", plen)
+	}
+	n := 1 + (plen+7)/8
+	if len(b) < n+2 {
+		return errors.New("short prefix or entry count")
+	}
+	b = b[n:]
+	count := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	fixed := 8
+	if addPath {
+		fixed = 12
+	}
+	for i := 0; i < count; i++ {
+		if len(b) < fixed {
+			return fmt.Errorf("entry %d of %d: short entry header", i, count)
+		}
+		al := int(binary.BigEndian.Uint16(b[fixed-2:]))
+		b = b[fixed:]
+		if len(b) < al {
+			return fmt.Errorf("entry %d of %d: attribute length %d exceeds record", i, count, al)
+		}
+		if err := frameAttrs(b[:al]); err != nil {
+			return fmt.Errorf("entry %d of %d: %w", i, count, err)
+		}
+		b = b[al:]
+	}
+	return nil
+}
+
+// frameAttrs checks that a path attribute list consists of whole
+// attributes.
+func frameAttrs(b []byte) error {
+	for len(b) > 0 {
+		if len(b) < 3 {
+			return errors.New("short attribute header")
+		}
+		l, hl := int(b[2]), 3
+		if b[0]&0x10 != 0 {
+			if len(b) < 4 {
+				return errors.New("short extended attribute header")
+			}
+			l, hl = int(binary.BigEndian.Uint16(b[2:])), 4
+		}
+		if len(b) < hl+l {
+			return fmt.Errorf("attribute type %d: length %d exceeds list", b[1], l)
+		}
+		b = b[hl+l:]
+	}
+	return nil
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Whole-process comparison, in one run on one machine, of bgpsentry against
+# bgpdump on the same MRT file: `bgpdump -m > /dev/null`, `bgpsentry dump
+# --stats` and `bgpsentry dump > /dev/null` (the same text bgpdump writes).
+# Runs are interleaved and repeated; the median wall time and the peak RSS
+# of each are printed with the ratios. Ratios, not absolute times, are what
+# to compare: machines here are shared and noisy.
+# Usage: scripts/bench-compare.sh [FILE] [RUNS]
+set -euo pipefail
+file=${1:-../shared/data/mrt/jwbensley-dnas/rrc01.updates.20241001.0055.gz}
+runs=${2:-5}
+bin=${BGPSENTRY:-dist/bgpsentry}
+[ -f "$file" ] || { echo "bench-compare: $file not found" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench-compare: build $bin first (make build)" >&2; exit 1; }
+command -v bgpdump >/dev/null || { echo "bench-compare: bgpdump not installed (scripts/deps.sh)" >&2; exit 1; }
+[ -x /usr/bin/time ] || bash scripts/deps.sh time
+
+elements=$("$bin" dump --stats "$file" | awk '/^elements/ {print $2}')
+declare -A times mem
+names=(bgpdump-m sentry-stats sentry-text)
+cmd_of() {
+  case $1 in
+    bgpdump-m) echo "bgpdump -m $file" ;;
+    sentry-stats) echo "$bin dump --stats $file" ;;
+    sentry-text) echo "$bin dump $file" ;;
+  esac
+}
+for ((i = 0; i < runs; i++)); do
+  for n in "${names[@]}"; do
+    out=$( { /usr/bin/time -f "%e %M" $(cmd_of "$n") >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    times[$n]+="${out%% *} "
+    mem[$n]+="${out##* } "
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "file: $file ($elements elements), $runs interleaved runs, median wall time, peak RSS"
+base=$(echo "${times[bgpdump-m]}" | median)
+for n in "${names[@]}"; do
+  t=$(echo "${times[$n]}" | median)
+  m=$(echo "${mem[$n]}" | median)
+  awk -v n="$n" -v t="$t" -v m="$m" -v b="$base" -v e="$elements" \
+    'BEGIN { r = (t > 0) ? b / t : 0; printf "%-14s %7.3fs  %8.0f elements/s  %6.1f MiB  speed vs bgpdump %5.2fx\n", n, t, (t > 0 ? e / t : 0), m / 1024, r }'
+done
