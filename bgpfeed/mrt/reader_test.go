@@ -87,7 +87,7 @@ func concat(parts ...[]byte) []byte {
 }
 
 var (
-	nlri192 = []byte{24, 192, 0, 2}   // 192.0.2.0/24
+	nlri192 = []byte{24, 192, 0, 2}    // 192.0.2.0/24
 	nlri198 = []byte{24, 198, 51, 100} // 198.51.100.0/24
 	origin  = attr(0x40, 1, []byte{0})
 	nextHop = attr(0x40, 3, []byte{192, 0, 2, 1})
