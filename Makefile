@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
 DEMO_MRT ?= testdata/mrt/ris.rrc06.updates.1427846400.gz
 
-.PHONY: all build run test test-go test-race deps lint fmt-check vet fuzz bench bench-compare clean
+.PHONY: all build run test test-go test-race deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
 all: build
 
@@ -22,7 +22,7 @@ run: build
 deps:
 	bash scripts/deps.sh
 
-test: deps lint test-go test-race
+test: deps lint proto-check test-go test-race
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -41,10 +41,19 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# Regenerate proto/ Go code with pinned buf + protoc-gen-go (.tools/bin).
+proto:
+	bash scripts/proto.sh
+
+# buf lint, buf breaking, and fail when the committed generated code is stale.
+proto-check:
+	bash scripts/proto.sh check
+
 # Every fuzz target for FUZZTIME each (default 10m).
 fuzz:
 	$(GO) test ./bgpfeed/mrt/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bgpfeed/prefix2as/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bgpfeed/ -run '^$$' -fuzz '^FuzzUnmarshalUpdate$$' -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
