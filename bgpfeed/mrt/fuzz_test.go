@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -50,42 +51,54 @@ func fuzzSeeds(f *testing.F) {
 func FuzzReader(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewReader("fuzz", bytes.NewReader(data), Options{Workers: 1})
-		defer r.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for {
-			u, err := r.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				t.Fatal("reader hung")
-			}
+		// The read runs in its own goroutine so that a decoder stuck in a
+		// loop is reported as a crash (with the input saved) instead of
+		// stalling the fuzzer.
+		errc := make(chan error, 1)
+		go func() { errc <- readFuzz(data) }()
+		select {
+		case err := <-errc:
 			if err != nil {
-				break
+				t.Fatal(err)
 			}
-			switch u.Kind {
-			case bgpfeed.KindAnnounce:
-				if u.Attrs == nil || u.Attrs.Path == nil || !u.Prefix.IsValid() {
-					t.Fatalf("malformed announcement %+v", u)
-				}
-				_ = AppendBGPDump(nil, &u)
-			case bgpfeed.KindWithdraw:
-				if !u.Prefix.IsValid() {
-					t.Fatalf("malformed withdrawal %+v", u)
-				}
-			case bgpfeed.KindState:
-			default:
-				t.Fatalf("update of kind %d", u.Kind)
-			}
-		}
-		for _, smp := range r.Stats().Samples {
-			if smp.Kind == SkipDecoderPanic && strings.Contains(smp.Err.Error(), "github.com/bgpsentry/") {
-				t.Fatalf("bgpsentry code panicked: %v", smp.Error())
-			}
+		case <-time.After(20 * time.Second):
+			panic("mrt reader hung on this input")
 		}
 	})
+}
+
+func readFuzz(data []byte) error {
+	r := NewReader("fuzz", bytes.NewReader(data), Options{Workers: 1})
+	defer r.Close()
+	for {
+		u, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			break
+		}
+		switch u.Kind {
+		case bgpfeed.KindAnnounce:
+			if u.Attrs == nil || u.Attrs.Path == nil || !u.Prefix.IsValid() {
+				return fmt.Errorf("malformed announcement %+v", u)
+			}
+			_ = AppendBGPDump(nil, &u)
+		case bgpfeed.KindWithdraw:
+			if !u.Prefix.IsValid() {
+				return fmt.Errorf("malformed withdrawal %+v", u)
+			}
+		case bgpfeed.KindState:
+		default:
+			return fmt.Errorf("update of kind %d", u.Kind)
+		}
+	}
+	for _, smp := range r.Stats().Samples {
+		if smp.Kind == SkipDecoderPanic && strings.Contains(smp.Err.Error(), "github.com/bgpsentry/") {
+			return fmt.Errorf("bgpsentry code panicked: %v", smp.Error())
+		}
+	}
+	return nil
 }
 
 // TestGoBGPPanicsAreCounted: inputs on which GoBGP's decoders panic (found

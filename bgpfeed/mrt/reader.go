@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -22,7 +21,7 @@ type Options struct {
 	Workers int
 	// Interner shares AS paths; a new one is made when nil.
 	Interner *bgpfeed.Interner
-	// Source overrides Update.Source (default: the file's base name).
+	// Source overrides Update.Source (default: CollectorName of the file).
 	Source string
 }
 
@@ -191,7 +190,7 @@ func (r *Reader) frame(s *stream) {
 	defer close(s.ordered)
 	source := r.opts.Source
 	if source == "" {
-		source = filepath.Base(s.file)
+		source = CollectorName(s.file)
 	}
 	fail := func(kind string, off int64, err error) {
 		b := batchPool.Get().(*batch)
