@@ -22,7 +22,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"dump": {"print MRT elements in bgpdump -m format, or a summary (--stats)", runDump},
+	"dump":      {"print MRT elements in bgpdump -m format, or a summary (--stats)", runDump},
+	"featurize": {"write training rows: the feature vector of every scored announcement, with labels", runFeaturize},
 }
 
 func usage(w io.Writer) {

@@ -1,0 +1,592 @@
+package features
+
+import (
+	"net/netip"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features/asrel"
+	"github.com/bgpsentry/bgpsentry/features/bogon"
+	"github.com/bgpsentry/bgpsentry/features/rpki"
+)
+
+// Candidate describes a scored announcement beyond its vector: what the
+// event builder needs to name a suspect and an expected origin.
+type Candidate struct {
+	Update *bgpfeed.Update
+	Path   []uint32 // AS_SEQUENCE ASNs, prepending removed, peer side first
+	Origin uint32
+	// Expected are the origins the prefix had before (exact prefix), or
+	// those of the closest covering prefix (SubPrefix) when the prefix is
+	// new; ExpectedPrefix is the prefix they hold.
+	Expected       []uint32
+	ExpectedPrefix netip.Prefix
+	SubPrefix      bool
+	NewOrigin      bool // Origin never seen for this exact prefix
+	// NewLinkAS is the far (peer-side) end of the new link closest to the
+	// origin, 0 when every link is known: the suspect of a forged path.
+	NewLinkAS uint32
+	Leak      asrel.Leak
+	Leaker    uint32 // the leaking AS when Leak.Type != NoLeak
+}
+
+// pathFacts are per-path facts that depend only on the path and the
+// relationships, cached per interned *Path.
+type pathFacts struct {
+	uniq      []uint32
+	prepend   int
+	hasSet    bool
+	bogons    int
+	check     asrel.PathCheck
+	haveCheck bool
+}
+
+const maxPathCache = 1 << 20
+
+func (s *State) facts(p *bgpfeed.Path) *pathFacts {
+	if f, ok := s.pathInfo[p]; ok {
+		return f
+	}
+	s.asns = p.ASNs(s.asns[:0])
+	f := &pathFacts{hasSet: p.HasSet()}
+	run := 1
+	for i, a := range s.asns {
+		if i > 0 && a == s.asns[i-1] {
+			run++
+			continue
+		}
+		if run-1 > f.prepend {
+			f.prepend = run - 1
+		}
+		run = 1
+		f.uniq = append(f.uniq, a)
+	}
+	if run-1 > f.prepend {
+		f.prepend = run - 1
+	}
+	f.bogons, _ = bogon.Path(f.uniq)
+	if s.rel != nil {
+		f.check = s.rel.Check(f.uniq)
+		f.haveCheck = true
+	}
+	if len(s.pathInfo) >= maxPathCache {
+		clear(s.pathInfo)
+	}
+	s.pathInfo[p] = f
+	return f
+}
+
+// Observe applies u to the state. For an announcement that is not a table
+// entry, that comes after the warm-up and that passes the gate (something
+// about it is new: its origin for this prefix, a link of its path, or a
+// changed path that is RPKI-invalid or not valley-free), it fills vec
+// (length NumFeatures), computed against the state before u, and returns a
+// Candidate; otherwise it returns nil. vec is left untouched then.
+func (s *State) Observe(u *bgpfeed.Update, vec []float64) *Candidate {
+	c, gated := s.observe(u, vec, false)
+	if !gated {
+		return nil
+	}
+	return c
+}
+
+// ObserveAll is Observe, but it also returns the Candidate (and fills vec)
+// of an announcement the gate lets pass by, with gated false; training
+// uses it so that an injected attack the gate misses counts as missed.
+func (s *State) ObserveAll(u *bgpfeed.Update, vec []float64) (c *Candidate, gated bool) {
+	return s.observe(u, vec, true)
+}
+
+func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate, bool) {
+	s.observed++
+	now := u.Time.Unix()
+	if now > s.now {
+		s.now = now
+	}
+	switch u.Kind {
+	case bgpfeed.KindState:
+		if !u.PeerAddr.IsValid() {
+			return nil, false
+		}
+		id := s.peer(u)
+		if u.SessionDown() || u.NewState != bgpfeed.StateEstablished {
+			if s.peers[id].up || u.SessionDown() {
+				s.peers[id].epoch++
+			}
+			s.peers[id].up = false
+		} else {
+			s.peers[id].up = true
+		}
+		return nil, false
+	case bgpfeed.KindWithdraw:
+		if u.Local {
+			return nil, false
+		}
+		s.withdraw(u)
+		return nil, false
+	case bgpfeed.KindAnnounce:
+	default:
+		return nil, false
+	}
+	if u.Local || u.Attrs == nil || u.Attrs.Path == nil || !u.Prefix.IsValid() {
+		return nil, false
+	}
+	if u.Table {
+		s.learned++
+		s.collectPath(u.Attrs.Path)
+		s.learn(u, nil, true)
+		return nil, false
+	}
+	if !s.started {
+		s.started = true
+		s.learnUntil = now + int64(s.cfg.Warmup.Seconds())
+	}
+	f := s.facts(u.Attrs.Path)
+	if now < s.learnUntil || len(f.uniq) == 0 {
+		s.learned++
+		s.collectPath(u.Attrs.Path)
+		s.learn(u, f, false)
+		return nil, false
+	}
+	if s.inferPaths != nil {
+		s.inferNow()
+		f = s.facts(u.Attrs.Path)
+	}
+	if len(vec) < NumFeatures {
+		vec = s.scratch[:]
+	}
+	c, gated := s.featurize(u, f, vec[:NumFeatures])
+	s.learn(u, f, false)
+	if gated {
+		s.scored++
+	}
+	if !gated && !all {
+		return nil, false
+	}
+	return c, gated
+}
+
+func (s *State) withdraw(u *bgpfeed.Update) {
+	if !u.PeerAddr.IsValid() {
+		return
+	}
+	ps, ok := s.prefixes.Get(u.Prefix)
+	if !ok {
+		return
+	}
+	id := s.peer(u)
+	for i, r := range ps.routes {
+		if r.peer == id && r.pathID == u.PathID {
+			ps.routes[i] = ps.routes[len(ps.routes)-1]
+			ps.routes = ps.routes[:len(ps.routes)-1]
+			return
+		}
+	}
+}
+
+// learn records u in the state: origin history, the peer's route, links,
+// per-origin statistics and burst counters.
+func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
+	now := u.Time.Unix()
+	stamp := now
+	if table {
+		stamp = 0 // known from a baseline: "long ago"
+	}
+	origin := u.Attrs.Path.Origin()
+	ps, ok := s.prefixes.Get(u.Prefix)
+	if !ok {
+		ps = &prefixState{first: stamp}
+		if err := s.prefixes.Insert(u.Prefix, ps); err != nil {
+			return
+		}
+	} else if table && ps.first > 0 {
+		ps.first = 0
+	}
+	if origin != 0 {
+		known := false
+		for i := range ps.origins {
+			if ps.origins[i].asn == origin {
+				known = true
+				ps.origins[i].last = now
+				if table {
+					ps.origins[i].first = 0
+				}
+				break
+			}
+		}
+		if !known {
+			if len(ps.origins) >= maxOrigins {
+				// Forget the origin seen least recently.
+				old := 0
+				for i := range ps.origins {
+					if ps.origins[i].last < ps.origins[old].last {
+						old = i
+					}
+				}
+				ps.origins = append(ps.origins[:old], ps.origins[old+1:]...)
+			}
+			ps.origins = append(ps.origins, originRec{asn: origin, first: stamp, last: now})
+			os := s.origins[origin]
+			if os == nil {
+				os = &originStat{first: stamp}
+				s.origins[origin] = os
+			} else if table {
+				os.first = 0
+			}
+			os.prefixes++
+			if !table {
+				s.burst(burstOrigin, origin, now)
+			}
+		}
+	}
+	if !u.PeerAddr.IsValid() {
+		return // a prefix2as entry: origin only
+	}
+	id := s.peer(u)
+	s.peers[id].up = true
+	r := route{peer: id, epoch: s.peers[id].epoch, pathID: u.PathID, path: u.Attrs.Path}
+	replaced := false
+	for i := range ps.routes {
+		if ps.routes[i].peer == id && ps.routes[i].pathID == u.PathID {
+			ps.routes[i] = r
+			replaced = true
+			break
+		}
+	}
+	if !replaced {
+		// Drop routes of sessions that went down meanwhile.
+		live := ps.routes[:0]
+		for _, old := range ps.routes {
+			if s.live(old) {
+				live = append(live, old)
+			}
+		}
+		ps.routes = append(live, r)
+	}
+	if f == nil {
+		f = s.facts(u.Attrs.Path)
+	}
+	for i := 0; i+1 < len(f.uniq); i++ {
+		k := linkKey(f.uniq[i], f.uniq[i+1])
+		if first, ok := s.links[k]; ok {
+			if table && first != 0 {
+				s.links[k] = 0
+			}
+			continue
+		}
+		s.links[k] = stamp
+		if _, rev := s.links[linkKey(f.uniq[i+1], f.uniq[i])]; !rev {
+			s.degree[f.uniq[i]]++
+			s.degree[f.uniq[i+1]]++
+		}
+		if !table {
+			s.burst(burstNewLinkAS, f.uniq[i], now)
+		}
+	}
+}
+
+func (s *State) burst(kind int, asn uint32, now int64) {
+	d := s.bursts[kind][asn]
+	if d == nil {
+		if len(s.bursts[kind]) > 1<<20 {
+			clear(s.bursts[kind])
+		}
+		d = &decay{}
+		s.bursts[kind][asn] = d
+	}
+	d.add(now, s.tau)
+}
+
+func (s *State) burstValue(kind int, asn uint32, now int64) float64 {
+	return float64(s.bursts[kind][asn].value(now, s.tau))
+}
+
+func hours(now, first int64) float64 {
+	if first == 0 {
+		return 24 * 365 // known from a baseline: long ago
+	}
+	h := float64(now-first) / 3600
+	if h < 0 {
+		return 0
+	}
+	return h
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// featurize computes the vector of u against the state before u and
+// decides the gate.
+func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Candidate, bool) {
+	now := u.Time.Unix()
+	origin := u.Attrs.Path.Origin()
+	p := u.Prefix
+	ps, seen := s.prefixes.Get(p)
+	id := s.peer(u)
+
+	c := &Candidate{Update: u, Path: f.uniq, Origin: origin}
+	for i := range vec {
+		vec[i] = 0
+	}
+	vec[FPrefixLen] = float64(p.Bits())
+	vec[FIsIPv6] = b2f(p.Addr().Is6())
+	vec[FPrefixSeen] = b2f(seen)
+	vec[FPrefixAgeHours] = -1
+	var prev *route
+	var originRec *originRec
+	if seen {
+		vec[FPrefixAgeHours] = hours(now, ps.first)
+		vec[FPrefixOriginsEver] = float64(len(ps.origins))
+		nowOrigins := map[uint32]bool{}
+		for i := range ps.routes {
+			r := &ps.routes[i]
+			if !s.live(*r) {
+				continue
+			}
+			o := r.path.Origin()
+			nowOrigins[o] = true
+			vec[FPeersSeeingPrefix]++
+			if o == origin {
+				vec[FPeersSeeingOrigin]++
+			}
+			if r.peer == id && r.pathID == u.PathID {
+				prev = r
+			}
+		}
+		vec[FPrefixOriginsNow] = float64(len(nowOrigins))
+		for i := range ps.origins {
+			if ps.origins[i].asn == origin {
+				originRec = &ps.origins[i]
+			} else {
+				c.Expected = append(c.Expected, ps.origins[i].asn)
+			}
+		}
+		if len(c.Expected) > 0 {
+			c.ExpectedPrefix = p
+		}
+	}
+	vec[FPeersActive] = float64(s.ActivePeers())
+	c.NewOrigin = originRec == nil
+
+	// Covering prefix: the closest less-specific with origins.
+	var cover netip.Prefix
+	var coverState *prefixState
+	for cp, cs := range s.prefixes.Covering(p) {
+		if cp.Bits() < p.Bits() && len(cs.origins) > 0 {
+			cover, coverState = cp, cs
+		}
+	}
+	if coverState != nil {
+		vec[FCoveringPresent] = 1
+		vec[FCoveringLenDiff] = float64(p.Bits() - cover.Bits())
+		vec[FCoveringOrigins] = float64(len(coverState.origins))
+		for _, o := range coverState.origins {
+			if o.asn == origin {
+				vec[FCoveringOriginMatch] = 1
+			}
+		}
+		if len(c.Expected) == 0 && vec[FCoveringOriginMatch] == 0 {
+			for _, o := range coverState.origins {
+				c.Expected = append(c.Expected, o.asn)
+			}
+			c.ExpectedPrefix = cover
+			c.SubPrefix = true
+		}
+	}
+	n := 0
+	for mp := range s.prefixes.Covered(p) {
+		if mp != p {
+			n++
+		}
+		if n >= 32 {
+			break
+		}
+	}
+	vec[FMoreSpecifics] = float64(n)
+	if ok, _ := bogon.Prefix(p); ok {
+		vec[FBogonPrefix] = 1
+	}
+
+	// Origin.
+	vec[FOriginForPrefixAgeHours] = -1
+	if originRec != nil {
+		vec[FOriginKnownForPrefix] = 1
+		vec[FOriginForPrefixAgeHours] = hours(now, originRec.first)
+	}
+	vec[FOriginAgeHours] = -1
+	if os := s.origins[origin]; os != nil {
+		vec[FOriginSeenAnywhere] = 1
+		vec[FOriginAgeHours] = hours(now, os.first)
+		vec[FOriginPrefixes] = float64(os.prefixes)
+	}
+	if ok, _ := bogon.ASN(origin); ok {
+		vec[FOriginBogon] = 1
+	}
+	for _, e := range c.Expected {
+		if e == origin {
+			vec[FOriginIsExpected] = 1
+		}
+		if s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(origin, e) {
+			vec[FOriginSiblingOfExpected] = 1
+		}
+		if s.rel != nil {
+			switch s.rel.Rel(origin, e) {
+			case asrel.Provider:
+				vec[FOriginProviderOfExpected] = 1
+			case asrel.Customer:
+				vec[FOriginCustomerOfExpected] = 1
+			case asrel.Peer:
+				vec[FOriginPeerOfExpected] = 1
+			case asrel.Sibling:
+				vec[FOriginSiblingOfExpected] = 1
+			}
+		}
+		if _, ok := s.links[linkKey(origin, e)]; ok {
+			vec[FOriginLinkedToExpected] = 1
+		} else if _, ok := s.links[linkKey(e, origin)]; ok {
+			vec[FOriginLinkedToExpected] = 1
+		}
+		for _, a := range f.uniq {
+			if a == e && a != origin {
+				vec[FExpectedOriginInPath] = 1
+			}
+		}
+	}
+	if len(c.Expected) == 0 && originRec == nil {
+		// A prefix nobody announced before, under no covering prefix.
+		vec[FOriginIsExpected] = 0
+	} else if len(c.Expected) == 0 {
+		vec[FOriginIsExpected] = 1
+	}
+
+	// RPKI.
+	rpkiInvalid := false
+	if s.cfg.RPKI != nil {
+		st := s.cfg.RPKI.Validate(p, origin)
+		switch st {
+		case rpki.Valid:
+			vec[FRPKIValid] = 1
+		case rpki.InvalidASN:
+			vec[FRPKIInvalidASN] = 1
+		case rpki.InvalidLength:
+			vec[FRPKIInvalidLength] = 1
+		default:
+			vec[FRPKINotFound] = 1
+		}
+		rpkiInvalid = st.Invalid()
+		for _, e := range c.Expected {
+			if s.cfg.RPKI.Validate(p, e) == rpki.Valid {
+				vec[FRPKIExpectedValid] = 1
+			}
+		}
+	} else {
+		vec[FRPKINotFound] = 1
+	}
+
+	// Path.
+	vec[FPathLen] = float64(u.Attrs.Path.Len())
+	vec[FPathUniqueLen] = float64(len(f.uniq))
+	pathChanged := true
+	if prev != nil {
+		pf := s.facts(prev.path)
+		vec[FPathLenDelta] = float64(len(f.uniq) - len(pf.uniq))
+		pathChanged = prev.path != u.Attrs.Path
+		vec[FPathChanged] = b2f(pathChanged)
+		if pathChanged {
+			vec[FPathEditDistance] = float64(editDistance(pf.uniq, f.uniq))
+		}
+		vec[FPeerOriginChanged] = b2f(prev.path.Origin() != origin)
+	} else {
+		vec[FPathChanged] = 1
+		vec[FPathEditDistance] = float64(len(f.uniq))
+	}
+	vec[FPrependMax] = float64(f.prepend)
+	vec[FHasASSet] = b2f(f.hasSet)
+	vec[FBogonASNs] = float64(f.bogons)
+
+	// Links, from the peer side to the origin.
+	youngest := -1.0
+	newLinks := 0
+	minDeg := -1.0
+	for i := 0; i+1 < len(f.uniq); i++ {
+		a, b := f.uniq[i], f.uniq[i+1]
+		first, ok := s.links[linkKey(a, b)]
+		if ok {
+			h := hours(now, first)
+			if youngest < 0 || h < youngest {
+				youngest = h
+			}
+			continue
+		}
+		newLinks++
+		youngest = 0
+		c.NewLinkAS = a // keeps the one closest to the origin
+		vec[FNewLinkPosition] = float64(len(f.uniq) - 1 - i)
+		if i+1 == len(f.uniq)-1 {
+			vec[FOriginLinkNew] = 1
+		}
+		if _, rev := s.links[linkKey(b, a)]; rev {
+			vec[FNewLinkReverseSeen] = 1
+		}
+		d := float64(min(s.degree[a], s.degree[b]))
+		if minDeg < 0 || d < minDeg {
+			minDeg = d
+		}
+	}
+	vec[FNewLinks] = float64(newLinks)
+	vec[FYoungestLinkAgeHours] = youngest
+	vec[FNewLinkMinDegree] = minDeg
+	if c.NewLinkAS != 0 {
+		vec[FNewLinkASBurst] = s.burstValue(burstNewLinkAS, c.NewLinkAS, now)
+	}
+
+	// Valley-free.
+	if f.haveCheck {
+		vec[FValleyViolation] = b2f(!f.check.ValleyFree)
+		vec[FUnknownRelLinks] = float64(f.check.Unknown)
+		c.Leak = f.check.Leak
+		if c.Leak.Type != asrel.NoLeak && c.Leak.Leaker >= 0 && c.Leak.Leaker < len(f.uniq) {
+			vec[FLeakType] = float64(c.Leak.Type)
+			vec[FLeakPosition] = float64(len(f.uniq) - 1 - c.Leak.Leaker)
+			c.Leaker = f.uniq[c.Leak.Leaker]
+			vec[FLeakerBurst] = s.burstValue(burstLeaker, c.Leaker, now)
+		}
+	} else {
+		vec[FValleyViolation] = -1
+		vec[FUnknownRelLinks] = float64(len(f.uniq) - 1)
+	}
+	vec[FOriginNewPrefixesBurst] = s.burstValue(burstOrigin, origin, now)
+
+	gate := c.NewOrigin || newLinks > 0 || (pathChanged && (rpkiInvalid || vec[FValleyViolation] == 1))
+	if c.Leaker != 0 && pathChanged {
+		s.burst(burstLeaker, c.Leaker, now)
+	}
+	return c, gate
+}
+
+// editDistance is the Levenshtein distance between two AS paths.
+func editDistance(a, b []uint32) int {
+	if len(a) == 0 {
+		return len(b)
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,240 @@
+package features
+
+import (
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features/asorg"
+	"github.com/bgpsentry/bgpsentry/features/asrel"
+	"github.com/bgpsentry/bgpsentry/features/ptrie"
+	"github.com/bgpsentry/bgpsentry/features/rpki"
+)
+
+// Config holds the optional reference data and tuning of a State.
+type Config struct {
+	// Rel are AS relationships; nil means infer them (Gao-style, with a
+	// tier-1 clique, asrel.Infer) from the paths learned from RIB dumps and
+	// during the warm-up, when scoring starts.
+	Rel  *asrel.Graph
+	Orgs *asorg.Table
+	RPKI *rpki.Table
+	// Burst is the time constant of the decayed burst counters
+	// (default 5 minutes).
+	Burst time.Duration
+	// Warmup is how long after the first non-table update the state only
+	// learns: without a RIB dump every link and origin is new at first.
+	// 0 means none.
+	Warmup time.Duration
+}
+
+// originRec is one origin ever seen for a prefix.
+type originRec struct {
+	asn         uint32
+	first, last int64 // unix seconds; first 0 = known from a baseline
+}
+
+// route is one peer's current route for a prefix.
+type route struct {
+	peer   uint16
+	epoch  uint16 // the peer's session epoch when learned; older = gone
+	pathID uint32
+	path   *bgpfeed.Path
+}
+
+type prefixState struct {
+	first   int64
+	origins []originRec
+	routes  []route
+}
+
+const maxOrigins = 16
+
+type peerState struct {
+	epoch uint16
+	up    bool
+}
+
+type peerKey struct {
+	source string
+	addr   netip.Addr
+	asn    uint32
+}
+
+type originStat struct {
+	first    int64
+	prefixes int32
+}
+
+// decay is an exponentially decayed event counter.
+type decay struct {
+	v    float32
+	last int64
+}
+
+func (d *decay) add(now int64, tau float64) float32 {
+	d.v = d.value(now, tau) + 1
+	d.last = now
+	return d.v
+}
+
+func (d *decay) value(now int64, tau float64) float32 {
+	if d == nil || d.v == 0 {
+		return 0
+	}
+	dt := float64(now - d.last)
+	if dt <= 0 {
+		return d.v
+	}
+	return d.v * float32(math.Exp(-dt/tau))
+}
+
+// State is the routing state features are computed against. It is not
+// safe for concurrent use: one State per partition of the update stream.
+type State struct {
+	cfg      Config
+	tau      float64
+	prefixes ptrie.Trie[*prefixState]
+	peers    []peerState
+	peerIdx  map[peerKey]uint16
+	origins  map[uint32]*originStat
+	links    map[uint64]int64 // directed link a<<32|b -> first seen (0 = baseline)
+	degree   map[uint32]int32 // undirected observed degree
+	bursts   [3]map[uint32]*decay
+	pathInfo map[*bgpfeed.Path]*pathFacts
+	rel      *asrel.Graph
+	// warm-up: learning only until learnUntil.
+	started    bool
+	learnUntil int64
+	now        int64
+	asns       []uint32
+	scratch    [NumFeatures]float64
+	inferPaths map[*bgpfeed.Path]struct{}
+	// Counters.
+	observed, scored, learned int64
+}
+
+const (
+	burstOrigin = iota
+	burstNewLinkAS
+	burstLeaker
+)
+
+// NewState makes an empty state.
+func NewState(cfg Config) *State {
+	if cfg.Burst <= 0 {
+		cfg.Burst = 5 * time.Minute
+	}
+	s := &State{
+		cfg:      cfg,
+		tau:      cfg.Burst.Seconds(),
+		peerIdx:  make(map[peerKey]uint16),
+		origins:  make(map[uint32]*originStat),
+		links:    make(map[uint64]int64),
+		degree:   make(map[uint32]int32),
+		pathInfo: make(map[*bgpfeed.Path]*pathFacts),
+		rel:      cfg.Rel,
+	}
+	if cfg.Rel == nil {
+		s.inferPaths = make(map[*bgpfeed.Path]struct{})
+	}
+	for i := range s.bursts {
+		s.bursts[i] = make(map[uint32]*decay)
+	}
+	return s
+}
+
+// Relations are the AS relationships in use (nil until inferred when no
+// file was given).
+func (s *State) Relations() *asrel.Graph { return s.rel }
+
+// SetRelations replaces the relationships (after inference) and clears the
+// per-path cache that depends on them.
+func (s *State) SetRelations(g *asrel.Graph) {
+	s.rel = g
+	clear(s.pathInfo)
+}
+
+func linkKey(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
+
+func (s *State) peer(u *bgpfeed.Update) uint16 {
+	k := peerKey{u.Source, u.PeerAddr, u.PeerASN}
+	if id, ok := s.peerIdx[k]; ok {
+		return id
+	}
+	if len(s.peers) >= math.MaxUint16 {
+		return math.MaxUint16 - 1 // beyond 65k peers, the rest share a slot
+	}
+	id := uint16(len(s.peers))
+	s.peers = append(s.peers, peerState{up: true})
+	s.peerIdx[k] = id
+	return id
+}
+
+func (s *State) live(r route) bool { return s.peers[r.peer].epoch == r.epoch }
+
+// ActivePeers is the number of peers whose session is up.
+func (s *State) ActivePeers() int {
+	n := 0
+	for _, p := range s.peers {
+		if p.up {
+			n++
+		}
+	}
+	return n
+}
+
+// Counts reports how many updates were observed, scored (gated in) and
+// learned without scoring (table entries and warm-up).
+func (s *State) Counts() (observed, scored, learned int64) {
+	return s.observed, s.scored, s.learned
+}
+
+// Prefixes is the number of prefixes in the state.
+func (s *State) Prefixes() int { return s.prefixes.Len() }
+
+// Links is the number of directed AS links seen.
+func (s *State) Links() int { return len(s.links) }
+
+// OriginsOf returns the origins ever seen for exactly p.
+func (s *State) OriginsOf(p netip.Prefix) []uint32 {
+	ps, ok := s.prefixes.Get(p)
+	if !ok {
+		return nil
+	}
+	out := make([]uint32, len(ps.origins))
+	for i, o := range ps.origins {
+		out[i] = o.asn
+	}
+	return out
+}
+
+// maxInferPaths bounds the distinct paths kept for inference.
+const maxInferPaths = 4 << 20
+
+func (s *State) collectPath(p *bgpfeed.Path) {
+	if s.inferPaths == nil || len(s.inferPaths) >= maxInferPaths {
+		return
+	}
+	s.inferPaths[p] = struct{}{}
+}
+
+// inferNow infers relationships from the collected paths (once).
+func (s *State) inferNow() {
+	if s.inferPaths == nil {
+		return
+	}
+	paths := s.inferPaths
+	s.inferPaths = nil
+	var buf []uint32
+	seq := func(yield func([]uint32) bool) {
+		for p := range paths {
+			buf = p.ASNs(buf[:0])
+			if !yield(buf) {
+				return
+			}
+		}
+	}
+	s.SetRelations(asrel.Infer(seq, asrel.InferConfig{}))
+}
