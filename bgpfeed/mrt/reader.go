@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 )
@@ -104,7 +105,21 @@ type stream struct {
 	pos     int
 	strict  bool // named explicitly: not being MRT is an error
 	open    func() (io.ReadCloser, error)
+	size    int64        // compressed size, 0 when unknown
+	read    atomic.Int64 // compressed bytes read so far
 	err     error
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Open expands paths (files, directories, globs; "-" is standard input)
@@ -137,7 +152,11 @@ func Open(paths []string, opts Options) (*Reader, error) {
 		srcs = append(srcs, &stream{file: "-", strict: true, open: func() (io.ReadCloser, error) { return io.NopCloser(os.Stdin), nil }})
 	}
 	for _, f := range files {
-		srcs = append(srcs, &stream{file: f, strict: explicit[f], open: func() (io.ReadCloser, error) { return os.Open(f) }})
+		var size int64
+		if st, err := os.Stat(f); err == nil {
+			size = st.Size()
+		}
+		srcs = append(srcs, &stream{file: f, strict: explicit[f], size: size, open: func() (io.ReadCloser, error) { return os.Open(f) }})
 	}
 	return start(srcs, opts), nil
 }
@@ -209,7 +228,7 @@ func (r *Reader) frame(s *stream) {
 		return
 	}
 	defer f.Close()
-	zr, _, err := Decompress(f)
+	zr, _, err := Decompress(countingReader{f, &s.read})
 	if err != nil {
 		fail(SkipCorruptStream, 0, err)
 		return
@@ -434,6 +453,17 @@ func (r *Reader) merge(c *counts) {
 			st.Samples = append(st.Samples, smp)
 		}
 	}
+}
+
+// Progress reports the compressed bytes read so far and the total size of
+// the input files (0 when unknown, e.g. standard input). It is safe to call
+// from another goroutine.
+func (r *Reader) Progress() (done, total int64) {
+	for _, s := range r.streams {
+		done += s.read.Load()
+		total += s.size
+	}
+	return done, total
 }
 
 // Stats returns the counts so far (complete after Next returned io.EOF).
