@@ -425,10 +425,10 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	if ok, _ := bogon.ASN(origin); ok {
 		vec[FOriginBogon] = 1
 	}
+	// The announced origin is expected when the prefix had it before, or
+	// when the prefix is new and its covering prefix has it.
+	vec[FOriginIsExpected] = b2f(originRec != nil || vec[FCoveringOriginMatch] == 1 && !seen)
 	for _, e := range c.Expected {
-		if e == origin {
-			vec[FOriginIsExpected] = 1
-		}
 		if s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(origin, e) {
 			vec[FOriginSiblingOfExpected] = 1
 		}
@@ -454,12 +454,6 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 				vec[FExpectedOriginInPath] = 1
 			}
 		}
-	}
-	if len(c.Expected) == 0 && originRec == nil {
-		// A prefix nobody announced before, under no covering prefix.
-		vec[FOriginIsExpected] = 0
-	} else if len(c.Expected) == 0 {
-		vec[FOriginIsExpected] = 1
 	}
 
 	// RPKI.
@@ -560,7 +554,14 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	}
 	vec[FOriginNewPrefixesBurst] = s.burstValue(burstOrigin, origin, now)
 
-	gate := c.NewOrigin || newLinks > 0 || (pathChanged && (rpkiInvalid || vec[FValleyViolation] == 1))
+	// The gate: score what is new or young (an origin or link first seen
+	// less than Config.Young ago, so every peer of a fresh hijack is
+	// scored, not only the first), and changed paths that are
+	// RPKI-invalid or not valley-free.
+	young := s.cfg.Young.Hours()
+	originYoung := originRec != nil && originRec.first != 0 && vec[FOriginForPrefixAgeHours] < young
+	linkYoung := youngest >= 0 && youngest < young
+	gate := c.NewOrigin || originYoung || newLinks > 0 || linkYoung || (pathChanged && (rpkiInvalid || vec[FValleyViolation] == 1))
 	if c.Leaker != 0 && pathChanged {
 		s.burst(burstLeaker, c.Leaker, now)
 	}

@@ -27,6 +27,9 @@ type Config struct {
 	// learns: without a RIB dump every link and origin is new at first.
 	// 0 means none.
 	Warmup time.Duration
+	// Young is how long after its first sighting an origin of a prefix or
+	// an AS link still gets its announcements scored (default 1h).
+	Young time.Duration
 }
 
 // originRec is one origin ever seen for a prefix.
@@ -125,6 +128,9 @@ const (
 func NewState(cfg Config) *State {
 	if cfg.Burst <= 0 {
 		cfg.Burst = 5 * time.Minute
+	}
+	if cfg.Young <= 0 {
+		cfg.Young = time.Hour
 	}
 	s := &State{
 		cfg:      cfg,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -84,7 +85,13 @@ would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 	labels := fs.String("labels", "", "labels CSV of injected announcements (time_unix,peer_addr,prefix,label,scenario,attacker_asn)")
 	benignRate := fs.Float64("benign-rate", 1, "fraction of unlabelled (benign) gated rows to keep, chosen by a hash of the row (deterministic)")
 	background := fs.String("background", "", "name of the background written in the background column (default: the collector of the first input)")
+	schema := fs.Bool("schema", false, "print the feature schema (version and names, JSON) and exit")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *schema {
+		b, _ := json.Marshal(map[string]any{"schema_version": features.SchemaVersion, "feature_names": features.NameList()})
+		_, err := fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -1,0 +1,289 @@
+package features
+
+import (
+	"math"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features/asrel"
+	"github.com/bgpsentry/bgpsentry/features/rpki"
+)
+
+var (
+	t0     = time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC)
+	in     = bgpfeed.NewInterner(0)
+	peerA  = netip.MustParseAddr("192.0.2.1")
+	peerB  = netip.MustParseAddr("192.0.2.2")
+	peerC  = netip.MustParseAddr("192.0.2.3")
+	peerAS = map[netip.Addr]uint32{peerA: 1, peerB: 1, peerC: 9}
+)
+
+func path(asns ...uint32) *bgpfeed.Path {
+	segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: asns}}
+	return in.Intern(bgpfeed.AppendKey(nil, segs), segs)
+}
+
+func ann(at time.Duration, peer netip.Addr, prefix string, p *bgpfeed.Path) *bgpfeed.Update {
+	return &bgpfeed.Update{Time: t0.Add(at), Source: "test", Kind: bgpfeed.KindAnnounce, PeerAddr: peer, PeerASN: peerAS[peer],
+		Prefix: netip.MustParsePrefix(prefix), Attrs: &bgpfeed.Attrs{Path: p}}
+}
+
+func table(u *bgpfeed.Update) *bgpfeed.Update { u.Table = true; return u }
+
+// rel: 1 and 2 are providers of 5; 1 peers with 2; 2 provides 100, 1
+// provides 3, 3 provides 666.
+const relText = "1|5|-1\n2|5|-1\n1|2|0\n2|100|-1\n1|3|-1\n3|666|-1\n"
+
+func newTestState(t *testing.T, roas string) *State {
+	t.Helper()
+	g, err := asrel.Read(strings.NewReader(relText), "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Rel: g}
+	if roas != "" {
+		tab, err := rpki.Read(strings.NewReader(roas), "roas")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RPKI = tab
+	}
+	s := NewState(cfg)
+	// Baseline: 10.0.0.0/16 from AS100, seen by peers A and B via 1 2 100.
+	s.Observe(table(ann(0, peerA, "10.0.0.0/16", path(1, 2, 100))), nil)
+	s.Observe(table(ann(0, peerB, "10.0.0.0/16", path(1, 2, 100))), nil)
+	// and 10.9.0.0/16 from AS666 via 1 3 666 at peer C.
+	s.Observe(table(ann(0, peerC, "10.9.0.0/16", path(9, 1, 3, 666))), nil)
+	return s
+}
+
+// observe returns the vector of u, failing when the gate lets it by.
+func observe(t *testing.T, s *State, u *bgpfeed.Update) ([]float64, *Candidate) {
+	t.Helper()
+	vec := make([]float64, NumFeatures)
+	c := s.Observe(u, vec)
+	if c == nil {
+		t.Fatalf("%s %s %s was not scored (gate)", u.PeerAddr, u.Prefix, u.Attrs.Path)
+	}
+	return vec, c
+}
+
+func want(t *testing.T, vec []float64, f int, v float64) {
+	t.Helper()
+	if math.Abs(vec[f]-v) > 1e-9 {
+		t.Errorf("%s = %v, want %v", Names[f], vec[f], v)
+	}
+}
+
+func TestExactOriginHijack(t *testing.T) {
+	s := newTestState(t, "")
+	vec, c := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 3, 666)))
+	want(t, vec, FPrefixLen, 16)
+	want(t, vec, FIsIPv6, 0)
+	want(t, vec, FPrefixSeen, 1)
+	want(t, vec, FPrefixOriginsEver, 1)
+	want(t, vec, FPrefixOriginsNow, 1)
+	want(t, vec, FOriginKnownForPrefix, 0)
+	want(t, vec, FOriginForPrefixAgeHours, -1)
+	want(t, vec, FOriginSeenAnywhere, 1)
+	want(t, vec, FOriginPrefixes, 1)
+	want(t, vec, FOriginIsExpected, 0)
+	want(t, vec, FPeersSeeingPrefix, 2)
+	want(t, vec, FPeersSeeingOrigin, 0)
+	want(t, vec, FNewLinks, 0) // 1-3 and 3-666 were seen at peer C
+	want(t, vec, FPathChanged, 1)
+	want(t, vec, FPathEditDistance, 2) // 1 2 100 -> 1 3 666
+	want(t, vec, FPeerOriginChanged, 1)
+	want(t, vec, FCoveringPresent, 0)
+	if !c.NewOrigin || c.Origin != 666 || len(c.Expected) != 1 || c.Expected[0] != 100 || c.SubPrefix {
+		t.Errorf("candidate = %+v", c)
+	}
+	// A second peer now sees 666 as a known origin of the prefix.
+	vec, _ = observe(t, s, ann(2*time.Minute, peerB, "10.0.0.0/16", path(1, 3, 666)))
+	want(t, vec, FOriginKnownForPrefix, 1)
+	want(t, vec, FPrefixOriginsEver, 2)
+	want(t, vec, FPeersSeeingOrigin, 1)
+	want(t, vec, FPrefixOriginsNow, 2)
+}
+
+func TestSubPrefixHijackAndOwnMoreSpecific(t *testing.T) {
+	s := newTestState(t, "")
+	vec, c := observe(t, s, ann(time.Minute, peerA, "10.0.1.0/24", path(1, 3, 666)))
+	want(t, vec, FPrefixSeen, 0)
+	want(t, vec, FPrefixAgeHours, -1)
+	want(t, vec, FCoveringPresent, 1)
+	want(t, vec, FCoveringLenDiff, 8)
+	want(t, vec, FCoveringOrigins, 1)
+	want(t, vec, FCoveringOriginMatch, 0)
+	if !c.SubPrefix || c.ExpectedPrefix.String() != "10.0.0.0/16" || c.Expected[0] != 100 {
+		t.Errorf("candidate = %+v", c)
+	}
+	vec, c = observe(t, s, ann(2*time.Minute, peerA, "10.0.2.0/24", path(1, 2, 100)))
+	want(t, vec, FCoveringOriginMatch, 1)
+	want(t, vec, FOriginIsExpected, 1)
+	if c.SubPrefix || len(c.Expected) != 0 {
+		t.Errorf("own more-specific: candidate = %+v", c)
+	}
+	// The /16 now has two more-specifics under it.
+	vec, _ = observe(t, s, ann(3*time.Minute, peerC, "10.0.0.0/16", path(9, 1, 3, 777)))
+	want(t, vec, FMoreSpecifics, 2)
+}
+
+func TestForgedOriginNewLink(t *testing.T) {
+	s := newTestState(t, "")
+	vec, c := observe(t, s, ann(time.Minute, peerC, "10.0.0.0/16", path(9, 1, 3, 666, 100)))
+	want(t, vec, FOriginKnownForPrefix, 1)
+	want(t, vec, FOriginIsExpected, 1)
+	want(t, vec, FNewLinks, 1)
+	want(t, vec, FOriginLinkNew, 1)
+	want(t, vec, FNewLinkPosition, 1)
+	want(t, vec, FYoungestLinkAgeHours, 0)
+	want(t, vec, FNewLinkReverseSeen, 0)
+	if c.NewLinkAS != 666 || c.NewOrigin {
+		t.Errorf("candidate = %+v", c)
+	}
+	// The reverse direction of a link seen before.
+	vec, _ = observe(t, s, ann(2*time.Minute, peerC, "10.5.0.0/16", path(9, 1, 666, 3)))
+	want(t, vec, FNewLinkReverseSeen, 1)
+}
+
+func TestRouteLeakHairpin(t *testing.T) {
+	s := newTestState(t, "")
+	// 5 learned 10.0.0.0/16 from its provider 2 and sent it to its
+	// provider 1: RFC 7908 type 1.
+	vec, c := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 5, 2, 100)))
+	want(t, vec, FValleyViolation, 1)
+	want(t, vec, FLeakType, float64(asrel.LeakHairpin))
+	want(t, vec, FLeakPosition, 2)
+	want(t, vec, FUnknownRelLinks, 0)
+	if c.Leaker != 5 || c.Leak.Type != asrel.LeakHairpin {
+		t.Errorf("candidate = %+v", c)
+	}
+	// The leaker's burst counter grows with a second leaked prefix.
+	vec, _ = observe(t, s, ann(time.Minute+time.Second, peerA, "10.0.3.0/24", path(1, 5, 2, 100)))
+	if vec[FLeakerBurst] < 0.99 {
+		t.Errorf("leaker_burst = %v after one leaked route", vec[FLeakerBurst])
+	}
+}
+
+func TestWithdrawAndSessionDown(t *testing.T) {
+	s := newTestState(t, "")
+	w := &bgpfeed.Update{Time: t0.Add(time.Minute), Source: "test", Kind: bgpfeed.KindWithdraw, PeerAddr: peerA, PeerASN: 1, Prefix: netip.MustParsePrefix("10.0.0.0/16")}
+	s.Observe(w, nil)
+	vec, _ := observe(t, s, ann(2*time.Minute, peerC, "10.0.0.0/16", path(9, 1, 3, 666)))
+	want(t, vec, FPeersSeeingPrefix, 1) // only B
+	want(t, vec, FPeersActive, 3)
+	down := &bgpfeed.Update{Time: t0.Add(3 * time.Minute), Source: "test", Kind: bgpfeed.KindState, PeerAddr: peerB, PeerASN: 1, OldState: 6, NewState: 1}
+	s.Observe(down, nil)
+	vec, _ = observe(t, s, ann(4*time.Minute, peerA, "10.0.0.0/16", path(1, 3, 667)))
+	want(t, vec, FPeersSeeingPrefix, 1) // only C's route; B's went with its session
+	want(t, vec, FPeersActive, 2)
+}
+
+func TestPathShape(t *testing.T) {
+	s := newTestState(t, "")
+	segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: []uint32{1, 2, 64512, 64512, 64512}}, {Type: bgpfeed.SegSet, ASNs: []uint32{7, 8}}}
+	p := in.Intern(bgpfeed.AppendKey(nil, segs), segs)
+	vec, _ := observe(t, s, ann(time.Minute, peerA, "192.168.0.0/24", p))
+	want(t, vec, FPathLen, 6)
+	want(t, vec, FPathUniqueLen, 3)
+	want(t, vec, FPrependMax, 2)
+	want(t, vec, FHasASSet, 1)
+	want(t, vec, FBogonASNs, 1)
+	want(t, vec, FBogonPrefix, 1)
+	want(t, vec, FIsIPv6, 0)
+	vec, _ = observe(t, s, ann(2*time.Minute, peerA, "2001:db8::/32", path(1, 2, 64513)))
+	want(t, vec, FIsIPv6, 1)
+	want(t, vec, FOriginBogon, 1)
+}
+
+func TestRPKI(t *testing.T) {
+	s := newTestState(t, `{"roas":[{"prefix":"10.0.0.0/16","maxLength":16,"asn":100,"ta":"t"}]}`)
+	vec, _ := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 3, 666)))
+	want(t, vec, FRPKIInvalidASN, 1)
+	want(t, vec, FRPKIValid, 0)
+	want(t, vec, FRPKIExpectedValid, 1)
+	vec, _ = observe(t, s, ann(2*time.Minute, peerA, "10.0.4.0/24", path(1, 2, 100)))
+	want(t, vec, FRPKIInvalidLength, 1)
+	vec, _ = observe(t, s, ann(3*time.Minute, peerA, "10.77.0.0/16", path(1, 2, 100)))
+	want(t, vec, FRPKINotFound, 1)
+}
+
+func TestGateAndWarmup(t *testing.T) {
+	s := newTestState(t, "")
+	// Nothing new: same origin, known links, valley-free.
+	if c := s.Observe(ann(time.Minute, peerA, "10.0.0.0/16", path(1, 2, 100)), make([]float64, NumFeatures)); c != nil {
+		t.Errorf("a re-announcement of a known route was scored: %+v", c)
+	}
+	// A young origin keeps being scored at other peers, for Config.Young.
+	observe(t, s, ann(90*time.Second, peerC, "10.0.0.0/16", path(9, 1, 3, 666)))
+	observe(t, s, ann(100*time.Second, peerA, "10.0.0.0/16", path(1, 3, 666)))
+	if c := s.Observe(ann(2*time.Hour, peerB, "10.0.0.0/16", path(1, 3, 666)), nil); c != nil {
+		t.Errorf("an origin known for 2h is still scored: %+v", c)
+	}
+	// ObserveAll returns it, marked not gated.
+	if c, gated := s.ObserveAll(ann(3*time.Hour, peerB, "10.0.0.0/16", path(1, 2, 100)), nil); c == nil || gated {
+		t.Errorf("ObserveAll = %v, %v", c, gated)
+	}
+	w := NewState(Config{Warmup: 10 * time.Minute})
+	if c := w.Observe(ann(0, peerA, "10.1.0.0/16", path(1, 2, 300)), nil); c != nil {
+		t.Error("scored during warm-up")
+	}
+	if c := w.Observe(ann(11*time.Minute, peerA, "10.2.0.0/16", path(1, 2, 301)), nil); c == nil {
+		t.Error("not scored after warm-up")
+	}
+	if w.Relations() == nil {
+		t.Error("relationships were not inferred when scoring started")
+	}
+	obs, scored, learned := w.Counts()
+	if obs != 2 || scored != 1 || learned != 1 {
+		t.Errorf("counts = %d %d %d", obs, scored, learned)
+	}
+}
+
+func TestOriginBurst(t *testing.T) {
+	s := newTestState(t, "")
+	var last float64
+	for i := 0; i < 5; i++ {
+		vec, _ := observe(t, s, ann(time.Minute+time.Duration(i)*time.Second, peerA, netip.PrefixFrom(netip.AddrFrom4([4]byte{20, byte(i), 0, 0}), 16).String(), path(1, 3, 666)))
+		if i > 0 && vec[FOriginNewPrefixesBurst] <= last {
+			t.Errorf("burst did not grow: %v after %v", vec[FOriginNewPrefixesBurst], last)
+		}
+		last = vec[FOriginNewPrefixesBurst]
+	}
+	if last < 3.9 || last > 4 {
+		t.Errorf("burst after 4 new prefixes within seconds = %v, want just under 4", last)
+	}
+	// It decays: an hour later (time constant 5 minutes) almost nothing.
+	vec, _ := observe(t, s, ann(time.Hour, peerA, "21.0.0.0/16", path(1, 3, 666)))
+	if vec[FOriginNewPrefixesBurst] > 0.01 {
+		t.Errorf("burst an hour later = %v", vec[FOriginNewPrefixesBurst])
+	}
+}
+
+func TestNamesComplete(t *testing.T) {
+	seen := map[string]bool{}
+	for i, n := range Names {
+		if n == "" {
+			t.Errorf("feature %d has no name", i)
+		}
+		if seen[n] {
+			t.Errorf("duplicate name %q", n)
+		}
+		seen[n] = true
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b []uint32
+		d    int
+	}{{nil, []uint32{1, 2}, 2}, {[]uint32{1, 2, 3}, []uint32{1, 2, 3}, 0}, {[]uint32{1, 2, 100}, []uint32{1, 3, 4, 100}, 2}, {[]uint32{1}, nil, 1}} {
+		if d := editDistance(tc.a, tc.b); d != tc.d {
+			t.Errorf("editDistance(%v, %v) = %d, want %d", tc.a, tc.b, d, tc.d)
+		}
+	}
+}
