@@ -154,6 +154,10 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 	if len(vec) < NumFeatures {
 		vec = s.scratch[:]
 	}
+	if !all && !s.gate(u, f) {
+		s.learn(u, f, false)
+		return nil, false
+	}
 	c, gated := s.featurize(u, f, vec[:NumFeatures])
 	s.learn(u, f, false)
 	if gated {
@@ -163,6 +167,51 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 		return nil, false
 	}
 	return c, gated
+}
+
+// gate is the cheap part of featurize: whether u is worth a vector. It
+// must agree with the gate featurize computes (TestGateAgrees checks).
+func (s *State) gate(u *bgpfeed.Update, f *pathFacts) bool {
+	now := u.Time.Unix()
+	origin := u.Attrs.Path.Origin()
+	young := int64(s.cfg.Young.Seconds())
+	ps, seen := s.prefixes.Get(u.Prefix)
+	if !seen {
+		return true // a new prefix is a new origin for it
+	}
+	known := false
+	for _, o := range ps.origins {
+		if o.asn == origin {
+			known = true
+			if o.first != 0 && now-o.first < young {
+				return true
+			}
+		}
+	}
+	if !known {
+		return true
+	}
+	for i := 0; i+1 < len(f.uniq); i++ {
+		first, ok := s.links[linkKey(f.uniq[i], f.uniq[i+1])]
+		if !ok || (first != 0 && now-first < young) {
+			return true
+		}
+	}
+	id := s.peer(u)
+	changed := true
+	for _, r := range ps.routes {
+		if r.peer == id && r.pathID == u.PathID && s.live(r) {
+			changed = r.path != u.Attrs.Path
+			break
+		}
+	}
+	if !changed {
+		return false
+	}
+	if f.haveCheck && !f.check.ValleyFree {
+		return true
+	}
+	return s.cfg.RPKI != nil && s.cfg.RPKI.Validate(u.Prefix, origin).Invalid()
 }
 
 func (s *State) withdraw(u *bgpfeed.Update) {
@@ -244,9 +293,10 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 	id := s.peer(u)
 	s.peers[id].up = true
 	r := route{peer: id, epoch: s.peers[id].epoch, pathID: u.PathID, path: u.Attrs.Path}
-	replaced := false
+	replaced, changed := false, true
 	for i := range ps.routes {
 		if ps.routes[i].peer == id && ps.routes[i].pathID == u.PathID {
+			changed = !s.live(ps.routes[i]) || ps.routes[i].path != u.Attrs.Path
 			ps.routes[i] = r
 			replaced = true
 			break
@@ -264,6 +314,11 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 	}
 	if f == nil {
 		f = s.facts(u.Attrs.Path)
+	}
+	if !table && changed && f.haveCheck {
+		if l := f.check.Leak; l.Type != asrel.NoLeak && l.Leaker >= 0 && l.Leaker < len(f.uniq) {
+			s.burst(burstLeaker, f.uniq[l.Leaker], now)
+		}
 	}
 	for i := 0; i+1 < len(f.uniq); i++ {
 		k := linkKey(f.uniq[i], f.uniq[i+1])
@@ -562,9 +617,6 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	originYoung := originRec != nil && originRec.first != 0 && vec[FOriginForPrefixAgeHours] < young
 	linkYoung := youngest >= 0 && youngest < young
 	gate := c.NewOrigin || originYoung || newLinks > 0 || linkYoung || (pathChanged && (rpkiInvalid || vec[FValleyViolation] == 1))
-	if c.Leaker != 0 && pathChanged {
-		s.burst(burstLeaker, c.Leaker, now)
-	}
 	return c, gate
 }
 

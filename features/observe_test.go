@@ -1,6 +1,9 @@
 package features
 
 import (
+	"context"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 	"math"
 	"net/netip"
 	"strings"
@@ -286,4 +289,38 @@ func TestEditDistance(t *testing.T) {
 			t.Errorf("editDistance(%v, %v) = %d, want %d", tc.a, tc.b, d, tc.d)
 		}
 	}
+}
+
+// TestGateAgrees: the cheap gate of Observe and the gate featurize
+// computes with the full vector agree on a real update stream.
+func TestGateAgrees(t *testing.T) {
+	r, err := mrt.Open([]string{"../testdata/mrt/updates.20100722.2015.gz"}, mrt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a := NewState(Config{Warmup: time.Minute})
+	b := NewState(Config{Warmup: time.Minute})
+	vec := make([]float64, NumFeatures)
+	n, gated := 0, 0
+	for {
+		u, err := r.Next(context.Background())
+		if err != nil {
+			break
+		}
+		u2 := u
+		ca := a.Observe(&u, vec)
+		_, g := b.ObserveAll(&u2, vec)
+		if (ca != nil) != g {
+			t.Fatalf("update %d (%s %s %s): Observe gate %v, featurize gate %v", n, u.PeerAddr, u.Prefix, u.Attrs.Path, ca != nil, g)
+		}
+		n++
+		if g {
+			gated++
+		}
+	}
+	if n < 5000 || gated == 0 || gated == n {
+		t.Fatalf("%d updates, %d gated", n, gated)
+	}
+	t.Logf("%d updates, %d gated", n, gated)
 }
