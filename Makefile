@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
 DEMO_MRT ?= testdata/mrt/ris.rrc06.updates.1427846400.gz
 
-.PHONY: all build run test test-go test-race deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
+.PHONY: all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
 all: build
 
@@ -22,7 +22,7 @@ run: build
 deps:
 	bash scripts/deps.sh
 
-test: deps lint proto-check test-go test-race
+test: deps lint proto-check test-go test-race test-py
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -31,6 +31,23 @@ test-go:
 # is left to test-go).
 test-race:
 	$(GO) test -count=1 -race -short ./...
+
+# Python: the training package's tests in the pinned venv (.venv).
+test-py: venv
+	cd training && ../.venv/bin/python -m pytest -q
+
+venv:
+	bash scripts/venv.sh
+
+# inject -> featurize -> train -> evaluate -> export (classifier/model,
+# training/REPORT.md, testdata/model/bgpsentry); deterministic.
+train: build venv
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.pipeline --config training/pipeline.json --bin dist/bgpsentry --out training/out
+
+# Go inference against Python's predictions on the same rows.
+parity: venv
+	cd training && ../.venv/bin/python -m pytest -q tests/test_parity.py
+	$(GO) test -count=1 -run 'Parity|Leaves' ./classifier/...
 
 lint: fmt-check vet
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Names of the two files of a model directory, as training writes them.
@@ -33,10 +34,8 @@ type Meta struct {
 	ModelSHA256 string `json:"model_sha256,omitempty"`
 }
 
-// LoadDir loads dir/model.txt (see Load) with its contract dir/model.json.
-// It checks that the two agree: the same feature names, one class name per
-// score (two for a binary model), thresholds only for known classes and in
-// [0, 1], and model.txt's sha256 when model.json records it.
+// LoadDir loads dir/model.txt (see Load) with its contract dir/model.json;
+// see LoadBytes for the checks.
 func LoadDir(dir string) (*Model, error) {
 	txtPath := filepath.Join(dir, ModelFile)
 	jsonPath := filepath.Join(dir, MetaFile)
@@ -48,18 +47,46 @@ func LoadDir(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lgbm: load: %w", err)
 	}
-	m, err := Load(txtPath, text)
+	return LoadBytes(txtPath, text, js)
+}
+
+// LoadBytes loads a model from the contents of model.txt (see Load) and of
+// its contract model.json, as LoadDir does from a directory, so that a
+// binary can embed its default model:
+//
+//	//go:embed model/model.txt
+//	var modelTxt []byte
+//	//go:embed model/model.json
+//	var modelJSON []byte
+//
+//	m, err := lgbm.LoadBytes("embedded:model.txt", modelTxt, modelJSON)
+//
+// It checks that the two agree: the same feature names, one class name per
+// score (two for a binary model), thresholds only for known classes and in
+// [0, 1], and the sha256 of modelTxt when model.json records it.
+//
+// name names modelTxt in errors and File(), as for Load. Errors in
+// metaJSON name it after name with its final "model.txt" replaced by
+// "model.json" ("dir/model.json" for "dir/model.txt"), or as
+// "name (model.json)" when name does not end in "model.txt". LoadBytes
+// keeps no reference to modelTxt or metaJSON.
+func LoadBytes(name string, modelTxt, metaJSON []byte) (*Model, error) {
+	m, err := Load(name, modelTxt)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := decodeMeta(js)
+	metaName := name + " (" + MetaFile + ")"
+	if base, ok := strings.CutSuffix(name, ModelFile); ok {
+		metaName = base + MetaFile
+	}
+	meta, err := decodeMeta(metaJSON)
 	if err == nil {
-		err = checkMeta(meta, m, text)
+		err = checkMeta(meta, m, modelTxt)
 	}
 	if err != nil {
-		return nil, &Error{Op: "load", File: jsonPath, Kind: ErrMeta, Detail: err.Error()}
+		return nil, &Error{Op: "load", File: metaName, Kind: ErrMeta, Detail: err.Error()}
 	}
-	m.meta, m.metaFile = meta, jsonPath
+	m.meta, m.metaFile = meta, metaName
 	return m, nil
 }
 

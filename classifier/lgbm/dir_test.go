@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -170,5 +171,66 @@ func TestCheckSchema(t *testing.T) {
 	if !errors.Is(err, ErrSchema) || err.Error() !=
 		"lgbm: check schema model.txt: feature schema mismatch: no schema version (model loaded without model.json), want 1" {
 		t.Errorf("CheckSchema without model.json: %v", err)
+	}
+}
+
+func TestLoadBytes(t *testing.T) {
+	text, js := readFixture(t, ModelFile), readFixture(t, MetaFile)
+	fromDir, err := LoadDir(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadBytes("embedded:model.txt", text, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.File() != "embedded:model.txt" || m.Meta() == nil || !reflect.DeepEqual(m.Meta(), fromDir.Meta()) {
+		t.Fatalf("File() = %q, Meta() = %+v", m.File(), m.Meta())
+	}
+	// LoadBytes keeps nothing of its arguments.
+	clear(text)
+	clear(js)
+	_, rows := readCSV(t, "predictions.csv")
+	got, want := make([]float64, 5), make([]float64, 5)
+	for _, row := range rows[:100] {
+		if err := m.PredictRaw(row[:30], got); err != nil {
+			t.Fatal(err)
+		}
+		if err := fromDir.PredictRaw(row[:30], want); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("LoadBytes model predicts %v, LoadDir model %v", got, want)
+		}
+	}
+	if err := m.CheckSchema(m.FeatureNames(), 2); err == nil ||
+		err.Error() != "lgbm: check schema embedded:model.json: feature schema mismatch: schema version 1, want 2" {
+		t.Errorf("CheckSchema: %v", err)
+	}
+}
+
+func TestLoadBytesErrors(t *testing.T) {
+	text, js := readFixture(t, ModelFile), readFixture(t, MetaFile)
+	other := []byte(strings.Replace(string(js), `"schema_version": 1`, `"schema_version": 0`, 1))
+	if string(other) == string(js) {
+		t.Fatal("fixture model.json has no schema_version 1")
+	}
+	for _, c := range []struct {
+		name       string
+		text, meta []byte
+		kind       error
+		msg        string
+	}{
+		{"default", text, other, ErrMeta, "lgbm: load default (model.json): bad model.json: schema_version 0, want >= 1"},
+		{"dir/model.txt", text, other, ErrMeta, "lgbm: load dir/model.json: bad model.json: schema_version 0"},
+		{"embedded:model.txt", text, nil, ErrMeta, "lgbm: load embedded:model.json: bad model.json: EOF"},
+		{"embedded:model.txt", text, []byte("{} {}"), ErrMeta, "data after the JSON object"},
+		{"embedded:model.txt", []byte("tree\nversion=v4\n"), js, ErrFormat, "lgbm: load embedded:model.txt:1: malformed model: header has no num_class"},
+		{"embedded:model.txt", readFixture(t, "binary_model.txt"), js, ErrMeta, "model.json was written for another model"},
+	} {
+		_, err := LoadBytes(c.name, c.text, c.meta)
+		if !errors.Is(err, c.kind) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("LoadBytes(%q): %v, want %v with %q", c.name, err, c.kind, c.msg)
+		}
 	}
 }

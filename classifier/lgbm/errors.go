@@ -24,8 +24,15 @@ var (
 	ErrMeta = errors.New("lgbm: bad model.json")
 	// ErrFeatureCount: a feature vector whose length is not NFeatures().
 	ErrFeatureCount = errors.New("lgbm: wrong number of features")
-	// ErrOutputSize: an output slice whose length is not NClasses().
+	// ErrOutputSize: an output slice whose length is not NClasses() (for
+	// Contributions, NFeatures()+1).
 	ErrOutputSize = errors.New("lgbm: wrong output size")
+	// ErrClass: a class index outside [0, NClasses()).
+	ErrClass = errors.New("lgbm: class index out of range")
+	// ErrNoContributions: the model predicts but cannot give feature
+	// contributions: its text lacks the node counts (internal_count,
+	// leaf_count) that TreeSHAP uses as cover, or a tree is too deep.
+	ErrNoContributions = errors.New("lgbm: contributions not available")
 	// ErrSchema: the model's feature names or schema version differ from
 	// what the caller (the featurizer of this build) produces.
 	ErrSchema = errors.New("lgbm: feature schema mismatch")

@@ -8,7 +8,7 @@ import (
 
 // FuzzLoad feeds the loader mutations of the fixture models. Load must
 // return a model or an *Error and never panic; a model it returns must
-// predict without panicking. A panic inside leaves that the loader recovered
+// predict and give contributions (or ErrNoContributions) without panicking. A panic inside leaves that the loader recovered
 // also fails: it means the validation let through text leaves cannot read.
 //
 //	go test ./classifier/lgbm -run '^$' -fuzz FuzzLoad -fuzztime 60s
@@ -18,6 +18,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte(minimalModel))
 	f.Add([]byte(stumpModel))
+	f.Add([]byte(countsModel))
 	f.Add([]byte("tree\nversion=v4\n"))
 	f.Add([]byte{})
 
@@ -38,6 +39,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		x := make([]float64, m.NFeatures())
 		out := make([]float64, m.NClasses())
+		contrib := make([]float64, m.NFeatures()+1)
 		for _, v := range []float64{0, math.NaN(), -1e300, 1e300, 1, 33} {
 			for i := range x {
 				x[i] = v
@@ -47,6 +49,11 @@ func FuzzLoad(f *testing.F) {
 			}
 			if err := m.PredictProba(x, out); err != nil {
 				t.Fatalf("PredictProba: %v", err)
+			}
+			for k := range m.NClasses() {
+				if err := m.Contributions(x, k, contrib); err != nil && !errors.Is(err, ErrNoContributions) {
+					t.Fatalf("Contributions: %v", err)
+				}
 			}
 		}
 	})

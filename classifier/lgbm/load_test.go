@@ -173,6 +173,12 @@ func TestLoadRefusesBadTrees(t *testing.T) {
 		{"inf leaf", tree0("leaf_value=-0.53415270333310816", "leaf_value=-inf"), ErrFormat, []string{"leaf_value 0 is -Inf"}},
 		{"nan threshold", tree0("threshold=1.0000000180025095e-35", "threshold=NaN"), ErrFormat, []string{"bad number"}},
 		{"double space", tree0("left_child=2 4", "left_child=2  4"), ErrFormat, nil},
+		// The node statistics are optional, but whole when present.
+		{"leaf_count short", tree0("leaf_count=1102 346 547 255 491 147 112\n", "leaf_count=1102 346 547 255 491 147\n"), ErrFormat, []string{"tree 0: leaf_count has 6 values, want 7"}},
+		{"internal_count fraction", tree0("internal_count=3000 1531", "internal_count=3000.5 1531"), ErrFormat, []string{`tree 0: internal_count: bad integer "3000.5"`}},
+		{"internal_count too big", tree0("internal_count=3000 1531", "internal_count=3000000000 1531"), ErrFormat, []string{`bad integer "3000000000"`}},
+		{"internal_value", tree0("internal_value=-0.39021 ", "internal_value=nan "), ErrFormat, []string{`tree 0: internal_value: bad number "nan"`}},
+		{"split feature past int32", tree0(split, "num_leaves=7\nnum_cat=0\nsplit_feature=1 3 3 3 3 2147483648"), ErrFormat, []string{`bad integer "2147483648"`}},
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/dmitryikh/leaves"
 )
@@ -23,8 +24,14 @@ type Model struct {
 	nTrees       int
 	featureNames []string
 	ens          *leaves.Ensemble // raw scores, no transformation
-	meta         *Meta            // nil unless loaded by LoadDir
-	metaFile     string           // path of model.json, with meta
+	meta         *Meta            // nil unless loaded by LoadDir or LoadBytes
+	metaFile     string           // name of model.json, with meta
+
+	// Contributions (contrib.go).
+	classTrees [][]*tree // the trees of each class, in tree order
+	shapLen    int       // TreeSHAP path elements a call needs
+	contribErr string    // why the model cannot give contributions, or ""
+	scratch    sync.Pool // of *shapScratch with shapLen elements
 }
 
 // Load reads a LightGBM text model (version v2, v3 or v4) with a multiclass
@@ -47,7 +54,7 @@ func Load(name string, modelTxt []byte) (*Model, error) {
 			"leaves read %d trees in %d groups, model has %d in %d", ens.NEstimators()*ens.NRawOutputGroups(),
 			ens.NRawOutputGroups(), p.nTrees, p.numClass)}
 	}
-	return &Model{
+	m := &Model{
 		file:         name,
 		version:      p.version,
 		objective:    p.objective,
@@ -57,7 +64,9 @@ func Load(name string, modelTxt []byte) (*Model, error) {
 		nTrees:       p.nTrees,
 		featureNames: p.featureNames,
 		ens:          ens,
-	}, nil
+	}
+	m.prepareContributions(p.trees)
+	return m, nil
 }
 
 // LoadFile reads the LightGBM text model at path; see Load.
@@ -106,7 +115,7 @@ func (m *Model) Version() string { return m.version }
 func (m *Model) File() string { return m.file }
 
 // Meta returns the model.json contract, or nil when the model was not
-// loaded by LoadDir. It must not be modified.
+// loaded by LoadDir or LoadBytes. It must not be modified.
 func (m *Model) Meta() *Meta { return m.meta }
 
 // PredictRaw writes the raw scores of feature vector x into out, as

@@ -55,7 +55,8 @@ type parsedModel struct {
 	sigmoid      float64
 	featureNames []string
 	nTrees       int
-	canonical    []byte // what leaves reads
+	trees        []*tree // in file order; tree i scores class i % numClass
+	canonical    []byte  // what leaves reads
 }
 
 // formatErr is a parse failure at a line; Load turns it into an *Error.
@@ -201,6 +202,7 @@ func parseText(text []byte) (*parsedModel, error) {
 	if err := p.parseHeader(hdr, no, &canon); err != nil {
 		return nil, err
 	}
+	counts := make([]int32, p.nFeatures) // scratch of tree.prepareContrib
 
 	for i := 0; i < p.nTrees; i++ {
 		r.skipBlank()
@@ -216,9 +218,11 @@ func parseText(text []byte) (*parsedModel, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkTree(i, no, b, p.nFeatures, &canon); err != nil {
+		t, err := checkTree(i, no, b, p.nFeatures, counts, &canon)
+		if err != nil {
 			return nil, err
 		}
+		p.trees = append(p.trees, t)
 	}
 	r.skipBlank()
 	s, no, ok := r.peek()
@@ -381,115 +385,180 @@ var (
 	leafKeys = []string{"num_leaves", "num_cat", "leaf_value"}
 )
 
-// checkTree validates one tree block against everything leaves relies on and
-// appends its canonical form to canon.
-func checkTree(idx, treeLine int, b block, nFeatures int, canon *bytes.Buffer) error {
-	what := "tree " + strconv.Itoa(idx)
-	get := func(key string) (field, error) {
-		f, ok := b[key]
-		if !ok {
-			return f, errAt(ErrFormat, treeLine, "%s has no %s", what, key)
-		}
-		return f, nil
-	}
-	count := func(f field, key string, want int) error {
-		n := 0
-		if f.value != "" {
-			n = strings.Count(f.value, " ") + 1
-		}
-		if n != want {
-			return errAt(ErrFormat, f.line, "%s: %s has %d values, want %d", what, key, n, want)
-		}
-		return nil
-	}
-	// Values are split on single spaces and parsed exactly as leaves does.
-	floats := func(key string, want int) ([]float64, error) {
-		f, err := get(key)
-		if err != nil {
-			return nil, err
-		}
-		if err := count(f, key, want); err != nil {
-			return nil, err
-		}
-		out := make([]float64, 0, want)
-		for _, s := range strings.Split(f.value, " ") {
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || math.IsNaN(v) {
-				return nil, errAt(ErrFormat, f.line, "%s: %s: bad number %q", what, key, shorten(s))
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	ints := func(key string, want, bits int, signed bool) ([]int64, error) {
-		f, err := get(key)
-		if err != nil {
-			return nil, err
-		}
-		if want > 0 || f.value != "" {
-			if err := count(f, key, want); err != nil {
-				return nil, err
-			}
-		}
-		out := make([]int64, 0, want)
-		if want == 0 {
-			return out, nil
-		}
-		for _, s := range strings.Split(f.value, " ") {
-			var v int64
-			if signed {
-				v, err = strconv.ParseInt(s, 10, bits)
-			} else {
-				var u uint64
-				u, err = strconv.ParseUint(s, 10, bits)
-				v = int64(u)
-			}
-			if err != nil {
-				return nil, errAt(ErrFormat, f.line, "%s: %s: bad integer %q", what, key, shorten(s))
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	one := func(key string, min, max int) (int, error) {
-		f, err := get(key)
-		if err != nil {
-			return 0, err
-		}
-		n, err := strconv.Atoi(f.value)
-		if err != nil || n < min || n > max {
-			return 0, errAt(ErrFormat, f.line, "%s: %s=%q: want an integer in [%d, %d]", what, key, shorten(f.value), min, max)
-		}
-		return n, nil
-	}
+// tree is one tree as LightGBM's Tree holds it (src/io/tree.cpp), for
+// Contributions; leaves predicts from its own copy. Node i < nLeaves-1 is
+// internal; a child c < 0 is leaf ^c. The slices of internal nodes are nil
+// for a tree that is a single leaf.
+type tree struct {
+	splitFeature []int32
+	threshold    []float64
+	decisionType []uint8
+	leftChild    []int32
+	rightChild   []int32
+	leafValue    []float64
+	// The node statistics of training. LightGBM writes them all; a text
+	// without them loads (as in LightGBM, where they read as zeros) but
+	// cannot give contributions: internal_count and leaf_count are the
+	// cover of TreeSHAP. internal_value is kept for completeness (LightGBM
+	// writes it with 6 significant digits only; TreeSHAP does not use it).
+	internalValue []float64
+	internalCount []int32
+	leafCount     []int32
+	// Category bitsets of the categorical splits, when num_cat > 0.
+	catBoundaries []int32
+	catThreshold  []uint32
 
-	nLeaves, err := one("num_leaves", 1, maxLeaves)
-	if err != nil {
-		return err
+	// Derived at load, for Contributions.
+	hasCounts bool    // internal_count and leaf_count present (or one leaf)
+	expected  float64 // LightGBM's Tree::ExpectedValue, when hasCounts
+	pathLen   int     // path elements treeSHAP uses, see shapPathLen
+}
+
+// treeParser reads the values of one tree block exactly as leaves does:
+// split on single spaces, parsed with strconv.
+type treeParser struct {
+	what string
+	line int // of the "Tree=" line
+	b    block
+}
+
+func (tp *treeParser) get(key string) (field, error) {
+	f, ok := tp.b[key]
+	if !ok {
+		return f, errAt(ErrFormat, tp.line, "%s has no %s", tp.what, key)
 	}
-	nCat, err := one("num_cat", 0, max(nLeaves-1, 0))
-	if err != nil {
-		return err
+	return f, nil
+}
+
+func (tp *treeParser) count(f field, key string, want int) error {
+	n := 0
+	if f.value != "" {
+		n = strings.Count(f.value, " ") + 1
 	}
-	leafValues, err := floats("leaf_value", nLeaves)
-	if err != nil {
-		return err
+	if n != want {
+		return errAt(ErrFormat, f.line, "%s: %s has %d values, want %d", tp.what, key, n, want)
 	}
-	for i, v := range leafValues {
+	return nil
+}
+
+// floats parses want numbers (not NaN) of key.
+func (tp *treeParser) floats(key string, want int) ([]float64, error) {
+	f, err := tp.get(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := tp.count(f, key, want); err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, want)
+	for _, s := range strings.Split(f.value, " ") {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) {
+			return nil, errAt(ErrFormat, f.line, "%s: %s: bad number %q", tp.what, key, shorten(s))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ints parses want integers of key that fit in bits (signed or not).
+func (tp *treeParser) ints(key string, want, bits int, signed bool) ([]int64, error) {
+	f, err := tp.get(key)
+	if err != nil {
+		return nil, err
+	}
+	if want > 0 || f.value != "" {
+		if err := tp.count(f, key, want); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]int64, 0, want)
+	if want == 0 {
+		return out, nil
+	}
+	for _, s := range strings.Split(f.value, " ") {
+		var v int64
+		if signed {
+			v, err = strconv.ParseInt(s, 10, bits)
+		} else {
+			var u uint64
+			u, err = strconv.ParseUint(s, 10, bits)
+			v = int64(u)
+		}
+		if err != nil {
+			return nil, errAt(ErrFormat, f.line, "%s: %s: bad integer %q", tp.what, key, shorten(s))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// one parses the single integer of key, in [min, max].
+func (tp *treeParser) one(key string, min, max int) (int, error) {
+	f, err := tp.get(key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(f.value)
+	if err != nil || n < min || n > max {
+		return 0, errAt(ErrFormat, f.line, "%s: %s=%q: want an integer in [%d, %d]", tp.what, key, shorten(f.value), min, max)
+	}
+	return n, nil
+}
+
+// optionalInts parses the int32 values of a key LightGBM may omit: nil when
+// absent, else want values that must parse.
+func (tp *treeParser) optionalInts(key string, want int) ([]int32, error) {
+	if _, ok := tp.b[key]; !ok {
+		return nil, nil
+	}
+	v, err := tp.ints(key, want, 32, true)
+	if err != nil {
+		return nil, err
+	}
+	return narrow[int32](v), nil
+}
+
+func narrow[T int32 | uint32 | uint8](v []int64) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x)
+	}
+	return out
+}
+
+// checkTree validates one tree block against everything leaves relies on,
+// appends its canonical form to canon and returns the parsed tree.
+func checkTree(idx, treeLine int, b block, nFeatures int, counts []int32, canon *bytes.Buffer) (*tree, error) {
+	tp := &treeParser{what: "tree " + strconv.Itoa(idx), line: treeLine, b: b}
+	nLeaves, err := tp.one("num_leaves", 1, maxLeaves)
+	if err != nil {
+		return nil, err
+	}
+	nCat, err := tp.one("num_cat", 0, max(nLeaves-1, 0))
+	if err != nil {
+		return nil, err
+	}
+	t := &tree{}
+	if t.leafValue, err = tp.floats("leaf_value", nLeaves); err != nil {
+		return nil, err
+	}
+	for i, v := range t.leafValue {
 		if math.IsInf(v, 0) {
-			return errAt(ErrFormat, b["leaf_value"].line, "%s: leaf_value %d is %v", what, i, v)
+			return nil, errAt(ErrFormat, b["leaf_value"].line, "%s: leaf_value %d is %v", tp.what, i, v)
 		}
 	}
 	keys := leafKeys
 	if nLeaves > 1 {
-		if err := checkSplits(what, b, nLeaves, nCat, nFeatures, floats, ints); err != nil {
-			return err
+		if err := checkSplits(tp, t, nLeaves, nCat, nFeatures); err != nil {
+			return nil, err
 		}
 		keys = treeKeys[:8]
 		if nCat > 0 {
 			keys = treeKeys
 		}
 	}
+	t.prepareContrib(counts)
 	fmt.Fprintf(canon, "Tree=%d\n", idx)
 	for _, k := range keys {
 		canon.WriteString(k)
@@ -498,42 +567,41 @@ func checkTree(idx, treeLine int, b block, nFeatures int, canon *bytes.Buffer) e
 		canon.WriteByte('\n')
 	}
 	canon.WriteByte('\n')
-	return nil
+	return t, nil
 }
 
-// checkSplits validates the internal nodes of a tree with nLeaves > 1.
-func checkSplits(what string, b block, nLeaves, nCat, nFeatures int,
-	floats func(string, int) ([]float64, error),
-	ints func(string, int, int, bool) ([]int64, error),
-) error {
+// checkSplits validates the internal nodes of a tree with nLeaves > 1 and
+// keeps them in t.
+func checkSplits(tp *treeParser, t *tree, nLeaves, nCat, nFeatures int) error {
+	what, b := tp.what, tp.b
 	nNodes := nLeaves - 1
-	features, err := ints("split_feature", nNodes, 32, false)
+	features, err := tp.ints("split_feature", nNodes, 31, false)
 	if err != nil {
 		return err
 	}
-	thresholds, err := floats("threshold", nNodes)
+	thresholds, err := tp.floats("threshold", nNodes)
 	if err != nil {
 		return err
 	}
-	decisions, err := ints("decision_type", nNodes, 32, false)
+	decisions, err := tp.ints("decision_type", nNodes, 32, false)
 	if err != nil {
 		return err
 	}
-	left, err := ints("left_child", nNodes, 32, true)
+	left, err := tp.ints("left_child", nNodes, 32, true)
 	if err != nil {
 		return err
 	}
-	right, err := ints("right_child", nNodes, 32, true)
+	right, err := tp.ints("right_child", nNodes, 32, true)
 	if err != nil {
 		return err
 	}
 
 	var catBounds, catBits []int64
 	if nCat > 0 {
-		if catBits, err = ints("cat_threshold", len(strings.Split(b["cat_threshold"].value, " ")), 32, false); err != nil {
+		if catBits, err = tp.ints("cat_threshold", len(strings.Split(b["cat_threshold"].value, " ")), 32, false); err != nil {
 			return err
 		}
-		if catBounds, err = ints("cat_boundaries", nCat+1, 32, false); err != nil {
+		if catBounds, err = tp.ints("cat_boundaries", nCat+1, 32, false); err != nil {
 			return err
 		}
 		line := b["cat_boundaries"].line
@@ -572,7 +640,33 @@ func checkSplits(what string, b block, nLeaves, nCat, nFeatures int,
 			return errAt(ErrFormat, b["cat_threshold"].line, "%s: categorical node %d has no categories", what, i)
 		}
 	}
-	return checkShape(what, b, nLeaves, left, right)
+	if err := checkShape(what, b, nLeaves, left, right); err != nil {
+		return err
+	}
+
+	// The statistics LightGBM may omit; when present they must be whole.
+	if _, ok := b["internal_value"]; ok {
+		if t.internalValue, err = tp.floats("internal_value", nNodes); err != nil {
+			return err
+		}
+	}
+	if t.internalCount, err = tp.optionalInts("internal_count", nNodes); err != nil {
+		return err
+	}
+	if t.leafCount, err = tp.optionalInts("leaf_count", nLeaves); err != nil {
+		return err
+	}
+
+	t.splitFeature = narrow[int32](features)
+	t.threshold = thresholds
+	t.decisionType = narrow[uint8](decisions)
+	t.leftChild = narrow[int32](left)
+	t.rightChild = narrow[int32](right)
+	if nCat > 0 {
+		t.catBoundaries = narrow[int32](catBounds)
+		t.catThreshold = narrow[uint32](catBits)
+	}
+	return nil
 }
 
 // checkShape verifies that left and right children form one binary tree

@@ -23,6 +23,7 @@ type command struct {
 
 var commands = map[string]command{
 	"dump":      {"print MRT elements in bgpdump -m format, or a summary (--stats)", runDump},
+	"score":     {"batch-score MRT archives: hijack and route-leak alert events as JSON Lines", runScore},
 	"featurize": {"write training rows: the feature vector of every scored announcement, with labels", runFeaturize},
 }
 

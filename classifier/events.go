@@ -1,0 +1,342 @@
+package classifier
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features"
+	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// EventerConfig tunes alert grouping. The zero value means the defaults.
+type EventerConfig struct {
+	// MinPeers is how many distinct peers must carry an alert before it
+	// opens (default 2): one peer alone is usually a local event.
+	MinPeers int
+	// Quiet resolves an alert after this long without a new announcement
+	// (default 1h of stream time).
+	Quiet time.Duration
+	// Pending drops an alert that has not reached MinPeers after this
+	// long (default 10m).
+	Pending time.Duration
+	// MaxPrefixes bounds the prefixes listed per alert (default 100).
+	MaxPrefixes int
+}
+
+// holder is a peer route that carries an alert.
+type holder struct {
+	peer   string
+	prefix netip.Prefix
+	pathID uint32
+}
+
+type groupKey struct {
+	typ     Class
+	prefix  netip.Prefix // zero for route leaks (grouped per leaker)
+	suspect uint32
+}
+
+type alert struct {
+	key        groupKey
+	ev         *pb.AlertEvent // the alert's current state
+	opened     bool
+	peers      map[string]struct{}
+	holders    map[holder]struct{}
+	prefixes   map[netip.Prefix]struct{}
+	origin     uint32
+	lastChange time.Time
+	lastEmit   time.Time
+	emittedCnt uint32 // peer count at the last emitted event
+}
+
+// Eventer groups scored announcements into alerts and emits AlertEvents.
+// It is not safe for concurrent use.
+type Eventer struct {
+	cfg    EventerConfig
+	emit   func(*pb.AlertEvent)
+	seq    uint64
+	alerts map[groupKey]*alert
+	// byPrefix finds the alerts of a prefix.
+	byPrefix map[netip.Prefix][]*alert
+	now      time.Time
+	// Counters.
+	Opened, Resolved, Dropped int64
+}
+
+// NewEventer makes an Eventer that calls emit for every AlertEvent, in
+// sequence order. emit must not keep the event past the call unless it
+// clones it (proto.Clone).
+func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
+	if cfg.MinPeers <= 0 {
+		cfg.MinPeers = 2
+	}
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = time.Hour
+	}
+	if cfg.Pending <= 0 {
+		cfg.Pending = 10 * time.Minute
+	}
+	if cfg.MaxPrefixes <= 0 {
+		cfg.MaxPrefixes = 100
+	}
+	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}}
+}
+
+// SetSequence sets the last sequence number used (to continue after a
+// restart); the next event gets seq+1.
+func (e *Eventer) SetSequence(seq uint64) { e.seq = seq }
+
+// Sequence is the sequence number of the last event emitted.
+func (e *Eventer) Sequence() uint64 { return e.seq }
+
+// peerName identifies a vantage point: collector (or session) and peer
+// address.
+func peerName(u *bgpfeed.Update) string {
+	return u.Source + "|" + u.PeerAddr.String()
+}
+
+// suspect names the AS an alert of class k accuses.
+func suspect(k Class, c *features.Candidate) uint32 {
+	switch k {
+	case RouteLeak:
+		if c.Leaker != 0 {
+			return c.Leaker
+		}
+	case PathHijack:
+		if c.NewLinkAS != 0 {
+			return c.NewLinkAS
+		}
+		if len(c.Path) >= 2 {
+			return c.Path[len(c.Path)-2]
+		}
+	}
+	return c.Origin
+}
+
+// Add records a scored announcement whose verdict is not benign.
+func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
+	u := c.Update
+	e.advance(u.Time)
+	k := v.Class
+	gk := groupKey{typ: k, suspect: suspect(k, c)}
+	switch k {
+	case RouteLeak:
+	case SubprefixHijack:
+		gk.prefix = c.ExpectedPrefix
+		if !gk.prefix.IsValid() {
+			gk.prefix = u.Prefix
+		}
+	default:
+		gk.prefix = u.Prefix
+	}
+	a := e.alerts[gk]
+	if a == nil {
+		a = &alert{
+			key:      gk,
+			peers:    map[string]struct{}{},
+			holders:  map[holder]struct{}{},
+			prefixes: map[netip.Prefix]struct{}{},
+			origin:   c.Origin,
+			ev: &pb.AlertEvent{
+				Type:            k.AlertType(),
+				Prefix:          u.Prefix.String(),
+				SuspectAsn:      gk.suspect,
+				OriginAsn:       c.Origin,
+				FirstSeen:       timestamppb.New(u.Time),
+				ExpectedOrigins: append([]uint32(nil), c.Expected...),
+			},
+		}
+		if c.ExpectedPrefix.IsValid() {
+			a.ev.ExpectedPrefix = c.ExpectedPrefix.String()
+		}
+		sort.Slice(a.ev.ExpectedOrigins, func(i, j int) bool { return a.ev.ExpectedOrigins[i] < a.ev.ExpectedOrigins[j] })
+		if k == RouteLeak {
+			a.ev.LeakType = uint32(c.Leak.Type.RFC7908())
+		}
+		h := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%d|%d", k, gk.prefix, gk.suspect, u.Time.UnixNano()))
+		a.ev.Id = hex.EncodeToString(h[:8])
+		e.alerts[gk] = a
+	}
+	if v.Proba[k] > a.ev.Confidence {
+		a.ev.Confidence = v.Proba[k]
+		if reasons != nil {
+			a.ev.Reasons = reasons
+		}
+	}
+	e.join(a, u)
+}
+
+// join adds a peer route to an alert and emits OPEN or UPDATE as due.
+func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
+	if _, ok := a.prefixes[u.Prefix]; !ok {
+		a.prefixes[u.Prefix] = struct{}{}
+		a.ev.PrefixCount++
+		if len(a.ev.Prefixes) < e.cfg.MaxPrefixes {
+			a.ev.Prefixes = append(a.ev.Prefixes, u.Prefix.String())
+		}
+		e.byPrefix[u.Prefix] = append(e.byPrefix[u.Prefix], a)
+	}
+	pn := peerName(u)
+	a.peers[pn] = struct{}{}
+	a.holders[holder{pn, u.Prefix, u.PathID}] = struct{}{}
+	a.ev.PeerCount = uint32(len(a.peers))
+	a.ev.Announcements++
+	a.ev.LastSeen = timestamppb.New(u.Time)
+	a.lastChange = u.Time
+	if len(a.ev.SamplePaths) < 5 {
+		p := u.Attrs.Path.String()
+		dup := false
+		for _, s := range a.ev.SamplePaths {
+			dup = dup || s == p
+		}
+		if !dup {
+			a.ev.SamplePaths = append(a.ev.SamplePaths, p)
+		}
+	}
+	switch {
+	case !a.opened && len(a.peers) >= e.cfg.MinPeers:
+		a.opened = true
+		e.Opened++
+		e.send(a, pb.AlertState_OPEN, u.Time)
+	case a.opened && a.ev.PeerCount >= 2*a.emittedCnt && u.Time.Sub(a.lastEmit) >= time.Minute:
+		e.send(a, pb.AlertState_UPDATE, u.Time)
+	}
+}
+
+func (e *Eventer) send(a *alert, st pb.AlertState, t time.Time) {
+	e.seq++
+	a.ev.Sequence = e.seq
+	a.ev.State = st
+	a.lastEmit = t
+	a.emittedCnt = a.ev.PeerCount
+	if e.emit != nil {
+		e.emit(a.ev)
+	}
+}
+
+// Route lets every announcement and withdrawal update the alerts: an
+// announcement of a prefix with an origin an alert is about joins it (the
+// gate scores only what is new, so later peers of one hijack are joined
+// here); a withdrawal, or an announcement of another origin, removes that
+// peer's route from the alerts of the prefix; an alert whose routes are
+// all gone resolves.
+func (e *Eventer) Route(u *bgpfeed.Update) {
+	if u.Kind == bgpfeed.KindState || !u.Prefix.IsValid() {
+		e.advance(u.Time)
+		return
+	}
+	e.advance(u.Time)
+	as := e.byPrefix[u.Prefix]
+	if len(as) == 0 {
+		return
+	}
+	pn := peerName(u)
+	h := holder{pn, u.Prefix, u.PathID}
+	origin := u.OriginASN()
+	for _, a := range append([]*alert(nil), as...) {
+		_, held := a.holders[h]
+		match := u.Kind == bgpfeed.KindAnnounce && a.origin == origin && e.carries(a, u)
+		switch {
+		case held && !match:
+			// Withdrawn, or replaced by a route without the offence.
+			delete(a.holders, h)
+			if len(a.holders) == 0 {
+				e.resolve(a, "withdrawn", u.Time)
+			}
+		case !held && match:
+			if _, live := e.alerts[a.key]; live {
+				e.join(a, u)
+			}
+		}
+	}
+}
+
+// carries reports whether an announcement carries what alert a is about:
+// for a path hijack the suspect next to the origin, for a leak the leaker.
+func (e *Eventer) carries(a *alert, u *bgpfeed.Update) bool {
+	switch a.key.typ {
+	case PathHijack, RouteLeak:
+		for _, s := range u.Attrs.Path.Segments {
+			for _, x := range s.ASNs {
+				if x == a.key.suspect {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func (e *Eventer) resolve(a *alert, why string, t time.Time) {
+	if _, live := e.alerts[a.key]; !live {
+		return
+	}
+	delete(e.alerts, a.key)
+	for p := range a.prefixes {
+		as := e.byPrefix[p]
+		for i, x := range as {
+			if x == a {
+				as = append(as[:i], as[i+1:]...)
+				break
+			}
+		}
+		if len(as) == 0 {
+			delete(e.byPrefix, p)
+		} else {
+			e.byPrefix[p] = as
+		}
+	}
+	if !a.opened {
+		e.Dropped++
+		return
+	}
+	e.Resolved++
+	a.ev.Resolution = why
+	e.send(a, pb.AlertState_RESOLVED, t)
+}
+
+// advance moves stream time: quiet alerts resolve, pending ones that never
+// reached MinPeers are dropped.
+func (e *Eventer) advance(t time.Time) {
+	if !t.After(e.now) {
+		return
+	}
+	prevMinute := e.now.Truncate(time.Minute)
+	e.now = t
+	if !t.Truncate(time.Minute).After(prevMinute) {
+		return // check at most once a minute of stream time
+	}
+	var due []*alert
+	for _, a := range e.alerts {
+		if !a.opened && t.Sub(a.lastChange) >= e.cfg.Pending {
+			due = append(due, a)
+		} else if a.opened && t.Sub(a.lastChange) >= e.cfg.Quiet {
+			due = append(due, a)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].ev.Id < due[j].ev.Id })
+	for _, a := range due {
+		e.resolve(a, "quiet", t)
+	}
+}
+
+// Open returns the alerts that are open now (a copy of their last state),
+// in id order.
+func (e *Eventer) Open() []*pb.AlertEvent {
+	var out []*pb.AlertEvent
+	for _, a := range e.alerts {
+		if a.opened {
+			out = append(out, proto.Clone(a.ev).(*pb.AlertEvent))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}

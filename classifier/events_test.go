@@ -1,0 +1,149 @@
+package classifier
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features"
+	"github.com/bgpsentry/bgpsentry/features/asrel"
+	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+var (
+	t0 = time.Date(2008, 2, 24, 18, 47, 57, 0, time.UTC)
+	in = bgpfeed.NewInterner(0)
+)
+
+func upd(at time.Duration, peer int, prefix string, asns ...uint32) *bgpfeed.Update {
+	segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: asns}}
+	return &bgpfeed.Update{Time: t0.Add(at), Source: "rv2", Kind: bgpfeed.KindAnnounce,
+		PeerAddr: netip.AddrFrom4([4]byte{192, 0, 2, byte(peer)}), PeerASN: asns[0],
+		Prefix: netip.MustParsePrefix(prefix), Attrs: &bgpfeed.Attrs{Path: in.Intern(bgpfeed.AppendKey(nil, segs), segs)}}
+}
+
+func wd(at time.Duration, peer int, prefix string) *bgpfeed.Update {
+	return &bgpfeed.Update{Time: t0.Add(at), Source: "rv2", Kind: bgpfeed.KindWithdraw,
+		PeerAddr: netip.AddrFrom4([4]byte{192, 0, 2, byte(peer)}), PeerASN: 1, Prefix: netip.MustParsePrefix(prefix)}
+}
+
+func cand(u *bgpfeed.Update, expected ...uint32) *features.Candidate {
+	p := u.Attrs.Path.ASNs(nil)
+	return &features.Candidate{Update: u, Path: p, Origin: u.OriginASN(), Expected: expected, ExpectedPrefix: u.Prefix, NewOrigin: true}
+}
+
+func verdict(k Class, p float64) Verdict {
+	var v Verdict
+	v.Class = k
+	v.Proba[k] = p
+	return v
+}
+
+type recorder struct{ evs []*pb.AlertEvent }
+
+func (r *recorder) emit(e *pb.AlertEvent) {
+	r.evs = append(r.evs, proto.Clone(e).(*pb.AlertEvent))
+}
+
+// feed mimics score: Add for flagged candidates, then Route for all.
+func feed(e *Eventer, u *bgpfeed.Update, k Class, p float64, expected ...uint32) {
+	if k != Benign {
+		e.Add(cand(u, expected...), verdict(k, p), []*pb.Reason{{Feature: "origin_known_for_prefix", Value: 0, Contribution: 2}})
+	}
+	e.Route(u)
+}
+
+func TestHijackLifecycle(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	feed(e, upd(0, 1, "208.65.153.0/24", 3356, 3491, 17557), OriginHijack, 0.9, 36561)
+	if len(r.evs) != 0 {
+		t.Fatalf("opened with one peer: %v", r.evs)
+	}
+	feed(e, upd(7*time.Second, 2, "208.65.153.0/24", 7018, 3491, 17557), OriginHijack, 0.95, 36561)
+	if len(r.evs) != 1 || r.evs[0].State != pb.AlertState_OPEN {
+		t.Fatalf("events = %v, want OPEN", r.evs)
+	}
+	open := r.evs[0]
+	if open.SuspectAsn != 17557 || open.ExpectedOrigins[0] != 36561 || open.PeerCount != 2 || open.Confidence != 0.95 || open.Type != pb.AlertType_ORIGIN_HIJACK {
+		t.Errorf("OPEN = %v", open)
+	}
+	if !open.FirstSeen.AsTime().Equal(t0) {
+		t.Errorf("first_seen = %v", open.FirstSeen.AsTime())
+	}
+	// A third peer the model scored benign (or never scored) still joins.
+	feed(e, upd(90*time.Second, 3, "208.65.153.0/24", 1299, 3491, 17557), Benign, 0)
+	feed(e, upd(95*time.Second, 4, "208.65.153.0/24", 2914, 3491, 17557), Benign, 0)
+	if got := e.Open(); len(got) != 1 || got[0].PeerCount != 4 {
+		t.Fatalf("open alerts = %v", got)
+	}
+	// The expected origin's own announcements do not join.
+	feed(e, upd(100*time.Second, 5, "208.65.153.0/24", 2914, 36561), Benign, 0)
+	if got := e.Open(); got[0].PeerCount != 4 {
+		t.Errorf("expected origin joined the alert: %v", got[0])
+	}
+	// Peers move back or withdraw: resolved when the last one is gone.
+	for i, p := range []int{1, 2, 3} {
+		e.Route(wd(time.Duration(200+i)*time.Second, p, "208.65.153.0/24"))
+	}
+	feed(e, upd(300*time.Second, 4, "208.65.153.0/24", 2914, 36561), Benign, 0)
+	last := r.evs[len(r.evs)-1]
+	if last.State != pb.AlertState_RESOLVED || last.Resolution != "withdrawn" || last.Id != open.Id {
+		t.Fatalf("last event = %v, want RESOLVED withdrawn of %s", last, open.Id)
+	}
+	for i := 1; i < len(r.evs); i++ {
+		if r.evs[i].Sequence <= r.evs[i-1].Sequence {
+			t.Errorf("sequence not increasing: %d after %d", r.evs[i].Sequence, r.evs[i-1].Sequence)
+		}
+	}
+}
+
+func TestSinglePeerIsDroppedAndQuietResolves(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, Pending: 10 * time.Minute, Quiet: 30 * time.Minute}, r.emit)
+	feed(e, upd(0, 1, "10.0.0.0/16", 1, 666), OriginHijack, 0.9, 100)
+	feed(e, upd(11*time.Minute, 9, "10.99.0.0/16", 9, 99), Benign, 0)
+	if len(r.evs) != 0 || e.Dropped != 1 {
+		t.Fatalf("events %v dropped %d", r.evs, e.Dropped)
+	}
+	feed(e, upd(12*time.Minute, 1, "10.1.0.0/24", 1, 777), SubprefixHijack, 0.8, 100)
+	feed(e, upd(12*time.Minute, 2, "10.1.0.0/24", 2, 777), SubprefixHijack, 0.8, 100)
+	feed(e, upd(43*time.Minute, 9, "10.99.0.0/16", 9, 99), Benign, 0)
+	if len(r.evs) != 2 || r.evs[1].State != pb.AlertState_RESOLVED || r.evs[1].Resolution != "quiet" {
+		t.Fatalf("events = %v", r.evs)
+	}
+}
+
+func TestLeakGroupsPerLeaker(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	for i := 0; i < 50; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16).String()
+		for peer := 1; peer <= 2; peer++ {
+			u := upd(time.Duration(i)*time.Second, peer, p, 1, 5, 2, uint32(1000+i))
+			c := cand(u)
+			c.Leaker = 5
+			c.Leak = asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}
+			e.Add(c, verdict(RouteLeak, 0.9), nil)
+			e.Route(u)
+		}
+	}
+	open := e.Open()
+	if len(open) != 1 || open[0].PrefixCount != 50 || open[0].SuspectAsn != 5 || open[0].LeakType != 1 || open[0].Type != pb.AlertType_ROUTE_LEAK {
+		t.Fatalf("open = %v", open)
+	}
+}
+
+func TestIDsAreDeterministic(t *testing.T) {
+	run := func() string {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 1}, r.emit)
+		feed(e, upd(0, 1, "10.0.0.0/16", 1, 666), OriginHijack, 0.9, 100)
+		return r.evs[0].Id
+	}
+	if a, b := run(), run(); a != b || len(a) != 16 {
+		t.Errorf("ids %q and %q", a, b)
+	}
+}

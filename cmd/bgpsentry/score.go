@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
+	"github.com/bgpsentry/bgpsentry/classifier"
+	"github.com/bgpsentry/bgpsentry/features"
+	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// loadClassifier loads --model DIR, or the model embedded in the binary.
+func loadClassifier(dir string) (*classifier.Classifier, error) {
+	if dir != "" {
+		return classifier.Load(dir)
+	}
+	return classifier.Default()
+}
+
+var jsonOpts = protojson.MarshalOptions{UseProtoNames: true}
+
+func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("score", "[flags] FILE|DIR|GLOB...",
+		`Batch-scores RIS/RouteViews MRT archives: replays them through the feature
+state (bootstrapped from --baseline), classifies every announcement the gate
+lets through with the LightGBM model, groups the alerts into events, and
+writes one JSON object per event per line (protojson of bgpsentry.v1.AlertEvent,
+proto field names): id, type (ORIGIN_HIJACK, SUBPREFIX_HIJACK, PATH_HIJACK,
+ROUTE_LEAK), prefix, expected_origins, suspect_asn, confidence, first_seen,
+last_seen, peer_count, sample_paths, reasons, ... A progress bar is drawn on
+stderr when it is a terminal; a summary follows at the end.`, stderr)
+	var sf stateFlags
+	sf.bind(fs)
+	modelDir := fs.String("model", "", "model directory with model.txt and model.json (default: the model embedded in the binary)")
+	out := fs.String("o", "-", "output file for the events ('-' = standard output)")
+	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
+	minPeers := fs.Int("min-peers", 2, "distinct peers that must carry an alert before it opens")
+	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if *events != "final" && *events != "all" {
+		return fmt.Errorf("--events must be 'final' or 'all', not %q", *events)
+	}
+	clf, err := loadClassifier(*modelDir)
+	if err != nil {
+		return err
+	}
+	st, err := sf.newState()
+	if err != nil {
+		return err
+	}
+	in := bgpfeed.NewInterner(0)
+	start := time.Now()
+	nBase, err := loadBaselines(ctx, st, sf.baselines, in, stderr)
+	if err != nil {
+		return err
+	}
+	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	var w io.Writer = stdout
+	if *out != "-" {
+		fh, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		w = fh
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	var writeErr error
+	write := func(ev *pb.AlertEvent) {
+		b, err := jsonOpts.Marshal(ev)
+		if err == nil {
+			b = append(b, '\n')
+			_, err = bw.Write(b)
+		}
+		if err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
+	final := map[string]*pb.AlertEvent{}
+	byType := map[pb.AlertType]int{}
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet}, func(e *pb.AlertEvent) {
+		if e.State == pb.AlertState_OPEN {
+			byType[e.Type]++
+		}
+		if *events == "all" {
+			write(e)
+			return
+		}
+		final[e.Id] = proto.Clone(e).(*pb.AlertEvent)
+	})
+
+	var elements, scoredN, flagged atomic.Int64
+	bar := startProgress(stderr, func() (int64, int64, string) {
+		d, t := r.Progress()
+		return d, t, fmt.Sprintf("%d elements, %d scored, %d flagged", elements.Load(), scoredN.Load(), flagged.Load())
+	})
+	defer bar.Stop()
+	vec := make([]float64, features.NumFeatures)
+	var inferCost time.Duration
+	for {
+		u, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		elements.Add(1)
+		if c := st.Observe(&u, vec); c != nil {
+			scoredN.Add(1)
+			t0 := time.Now()
+			v, err := clf.Classify(vec)
+			inferCost += time.Since(t0)
+			if err != nil {
+				return err
+			}
+			if v.Class != classifier.Benign {
+				flagged.Add(1)
+				reasons, err := clf.Reasons(vec, v.Class, 5)
+				if err != nil {
+					return err
+				}
+				ev.Add(c, v, reasons)
+			}
+		}
+		ev.Route(&u)
+	}
+	bar.Stop()
+	if *events == "final" {
+		for _, e := range ev.Open() {
+			final[e.Id] = e
+		}
+		all := make([]*pb.AlertEvent, 0, len(final))
+		for _, e := range final {
+			all = append(all, e)
+		}
+		sort.Slice(all, func(i, j int) bool {
+			a, b := all[i].FirstSeen.AsTime(), all[j].FirstSeen.AsTime()
+			if !a.Equal(b) {
+				return a.Before(b)
+			}
+			return all[i].Id < all[j].Id
+		})
+		for _, e := range all {
+			write(e)
+		}
+	}
+	if writeErr != nil {
+		return fmt.Errorf("write: %w", writeErr)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	stats := r.Stats()
+	obs, scored, learned := st.Counts()
+	el := time.Since(start)
+	fmt.Fprintf(stderr, "score: model %s; baseline %d entries; %d elements read (%d records, %d skipped) in %s\n",
+		clf.Source(), nBase, elements.Load(), stats.Records, stats.TotalSkipped(), el.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "score: %d observed, %d learned only (tables, warm-up), %d scored by the model (%.1f µs each), %d flagged\n",
+		obs, learned, scored, float64(inferCost.Microseconds())/float64(max(scored, 1)), flagged.Load())
+	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d), resolved %d, dropped below %d peers %d\n",
+		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK],
+		ev.Resolved, *minPeers, ev.Dropped)
+	reportSkips(stderr, &stats)
+	return nil
+}
