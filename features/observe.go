@@ -201,7 +201,7 @@ func (s *State) gate(u *bgpfeed.Update, f *pathFacts) bool {
 	changed := true
 	for _, r := range ps.routes {
 		if r.peer == id && r.pathID == u.PathID && s.live(r) {
-			changed = r.path != u.Attrs.Path
+			changed = !samePath(r.path, u.Attrs.Path)
 			break
 		}
 	}
@@ -296,7 +296,7 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 	replaced, changed := false, true
 	for i := range ps.routes {
 		if ps.routes[i].peer == id && ps.routes[i].pathID == u.PathID {
-			changed = !s.live(ps.routes[i]) || ps.routes[i].path != u.Attrs.Path
+			changed = !s.live(ps.routes[i]) || !samePath(ps.routes[i].path, u.Attrs.Path)
 			ps.routes[i] = r
 			replaced = true
 			break
@@ -542,7 +542,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	if prev != nil {
 		pf := s.facts(prev.path)
 		vec[FPathLenDelta] = float64(len(f.uniq) - len(pf.uniq))
-		pathChanged = prev.path != u.Attrs.Path
+		pathChanged = !samePath(prev.path, u.Attrs.Path)
 		vec[FPathChanged] = b2f(pathChanged)
 		if pathChanged {
 			vec[FPathEditDistance] = float64(editDistance(pf.uniq, f.uniq))
@@ -642,4 +642,27 @@ func editDistance(a, b []uint32) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// samePath compares paths by value: interned paths are usually the same
+// pointer, but not across an interner reset or a restored snapshot.
+func samePath(a, b *bgpfeed.Path) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || len(a.Segments) != len(b.Segments) {
+		return false
+	}
+	for i := range a.Segments {
+		x, y := a.Segments[i], b.Segments[i]
+		if x.Type != y.Type || len(x.ASNs) != len(y.ASNs) {
+			return false
+		}
+		for j := range x.ASNs {
+			if x.ASNs[j] != y.ASNs[j] {
+				return false
+			}
+		}
+	}
+	return true
 }

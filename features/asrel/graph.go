@@ -283,3 +283,15 @@ func (g *Graph) MarkSiblings(same func(a, b uint32) bool) int {
 	}
 	return n
 }
+
+// FromLinks builds a graph from links (as Links yields them), for
+// restoring a saved or inferred graph. A link given twice keeps its first
+// relation.
+func FromLinks(links []Link) *Graph {
+	g := newGraph(len(links))
+	for _, l := range links {
+		g.set(l.A, l.B, l.Rel)
+	}
+	g.finish()
+	return g
+}
