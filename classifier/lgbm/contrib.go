@@ -275,20 +275,24 @@ func unwindPath(path []pathElement, depth, index int) {
 }
 
 // unwoundPathSum is Tree::UnwoundPathSum: the total permutation weight of
-// the path if element index were unwound.
+// the path if element index were unwound. (LightGBM tests one != 0 in the
+// loop; the two loops here do the same operations.)
 func unwoundPathSum(path []pathElement, depth, index int) float64 {
+	path = path[:depth+1]
 	one, zero := path[index].one, path[index].zero
 	next := path[depth].pweight
 	d1 := float64(depth + 1)
 	total := 0.0
-	for i := depth - 1; i >= 0; i-- {
-		if one != 0 {
+	if one != 0 {
+		for i := depth - 1; i >= 0; i-- {
 			tmp := float64(next*d1) / float64(float64(i+1)*one)
 			total += tmp
 			next = path[i].pweight - float64(float64(tmp*zero)*(float64(depth-i)/d1))
-		} else {
-			total += (path[i].pweight / zero) / (float64(depth-i) / d1)
 		}
+		return total
+	}
+	for i := depth - 1; i >= 0; i-- {
+		total += (path[i].pweight / zero) / (float64(depth-i) / d1)
 	}
 	return total
 }

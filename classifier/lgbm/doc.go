@@ -5,9 +5,15 @@
 // A model directory holds model.txt (LightGBM text format) and model.json
 // (the contract: feature names, schema version, class names, per-class
 // thresholds, metrics, training data fingerprint, LightGBM version). LoadDir
-// reads both and checks they agree; CheckSchema then compares the model's
+// reads both and checks they agree (LoadBytes does the same from bytes, for
+// a model embedded in the binary); CheckSchema then compares the model's
 // feature list and schema version with the featurizer's, so a binary never
 // scores with a model trained on other features.
+//
+// Contributions explains a score: the SHAP value of each feature for the
+// raw score of a class, as LightGBM's predict(pred_contrib=True) computes
+// it (path-dependent TreeSHAP over the node counts of training). It does
+// not use leaves: the loader keeps its own copy of the trees for it.
 //
 // The loader is stricter than leaves, whose behaviour it works around:
 //
@@ -25,6 +31,7 @@
 //   - leaves averages the raw scores of random forests, LightGBM does not;
 //     the loader refuses average_output models (ErrObjective).
 //
-// Parity with LightGBM is tested on fixtures that
-// training/bgpsentry_train/parity.py writes into testdata/model/parity.
+// Parity with LightGBM (raw scores, probabilities, contributions) is tested
+// on fixtures that training/bgpsentry_train/parity.py writes into
+// testdata/model/parity.
 package lgbm

@@ -103,3 +103,49 @@ func TestLeavesPanicsOnBadTree(t *testing.T) {
 		t.Fatal("Load accepted a child index out of range")
 	}
 }
+
+// TestLeavesZeroThreshold pins a difference between leaves and LightGBM on
+// values within float32(1e-35) of zero, which matters only at nodes whose
+// missing type is Zero (zero_as_missing, or no NaN in training with
+// zero-heavy features; the parity fixtures have none). LightGBM's dense
+// input drops |v| <= kZeroThreshold = float64(float32(1e-35)), so these
+// values are zero and missing, while leaves treats (-1e-35, 1e-35] as zero:
+// 1.000000005e-35 and -1e-35 are not zero for leaves. Contributions follows
+// LightGBM, so in this sliver its sum differs from PredictRaw. (The lgb
+// column is LightGBM 4.7.0's raw score and pred_contrib sum for this model,
+// given label_index and feature_infos, which LightGBM requires.)
+func TestLeavesZeroThreshold(t *testing.T) {
+	// Tree 0 sends b right when b > -1 unless b is zero (missing, default
+	// left); tree 1 adds 0 for a = 0.
+	text := mustReplace(t, []byte(countsModel), "threshold=0.5\n", "threshold=-1\n")
+	m, err := Load("zero", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []float64{0}
+	contrib := make([]float64, 3)
+	for _, c := range []struct {
+		b           float64
+		leaves, lgb float64
+	}{
+		{0, -1, -1},
+		{1e-35, -1, -1},
+		{1.000000005e-35, 1, -1},
+		{-1e-35, 1, -1},
+		{zeroThreshold, 1, -1},
+		{-zeroThreshold, 1, -1},
+		{1.00000002e-35, 1, 1},
+		{-1.00000002e-35, 1, 1},
+	} {
+		x := []float64{0, c.b}
+		if err := m.PredictRaw(x, raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Contributions(x, 0, contrib); err != nil {
+			t.Fatal(err)
+		}
+		if raw[0] != c.leaves || sum(contrib) != c.lgb {
+			t.Errorf("b = %.17g: leaves %v (pinned %v), contributions sum %v (LightGBM %v)", c.b, raw[0], c.leaves, sum(contrib), c.lgb)
+		}
+	}
+}

@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"dump":      {"print MRT elements in bgpdump -m format, or a summary (--stats)", runDump},
 	"score":     {"batch-score MRT archives: hijack and route-leak alert events as JSON Lines", runScore},
 	"featurize": {"write training rows: the feature vector of every scored announcement, with labels", runFeaturize},
+	"inject":    {"inject synthetic hijacks, leaks and benign look-alikes into real MRT updates, with labels", runInject},
 }
 
 func usage(w io.Writer) {

@@ -33,6 +33,7 @@ type stateFlags struct {
 	rpki      string
 	warmup    time.Duration
 	burst     time.Duration
+	state     string
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -42,6 +43,7 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.rpki, "rpki", "", "RPKI VRPs, rpki-client or Routinator JSON, for route origin validation (optional)")
 	fs.DurationVar(&f.warmup, "warmup", 15*time.Minute, "learn without scoring for this long after the first update (links and origins are all new until the state has seen some traffic)")
 	fs.DurationVar(&f.burst, "burst-window", 5*time.Minute, "time constant of the burst counters (mass re-origination, leak waves)")
+	fs.StringVar(&f.state, "state", "", "state snapshot file: restored at start when it exists (then --baseline is not needed), written at the end, so consecutive archives can be scored in several runs")
 }
 
 // newState loads the reference files and returns an empty state.
@@ -63,7 +65,20 @@ func (f *stateFlags) newState() (*features.State, error) {
 			return nil, err
 		}
 	}
+	if f.state != "" {
+		if _, err := os.Stat(f.state); err == nil {
+			return features.LoadFile(f.state, cfg, nil)
+		}
+	}
 	return features.NewState(cfg), nil
+}
+
+// saveState writes the snapshot when --state is set.
+func (f *stateFlags) saveState(st *features.State) error {
+	if f.state == "" {
+		return nil
+	}
+	return st.SaveFile(f.state)
 }
 
 // isMRT reports whether a file holds MRT records (else it is taken for a

@@ -174,6 +174,9 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
+	if err := sf.saveState(st); err != nil {
+		return err
+	}
 	stats := r.Stats()
 	obs, scored, learned := st.Counts()
 	el := time.Since(start)

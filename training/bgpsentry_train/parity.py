@@ -10,6 +10,10 @@ testdata/model/parity/ by default:
                           version, sha256 of model.txt
   predictions.csv         evaluation rows: the features, then LightGBM's
                           predict(raw_score=True) and predict() per class
+  contributions.csv       for a subset of those rows (plain, on split
+                          thresholds, special), LightGBM's
+                          predict(pred_contrib=True): per class, the SHAP
+                          value of each feature and the expected value
   binary_model.txt        a small binary model ...
   binary_predictions.csv  ... and its rows (raw score, probability)
   linear_model.txt        a tiny linear-tree model (linear_tree=True), which the
@@ -60,6 +64,7 @@ FIXTURE_SCHEMA_VERSION = 1
 MODEL_TXT = "model.txt"
 MODEL_JSON = "model.json"
 PREDICTIONS_CSV = "predictions.csv"
+CONTRIBUTIONS_CSV = "contributions.csv"
 BINARY_MODEL_TXT = "binary_model.txt"
 BINARY_PREDICTIONS_CSV = "binary_predictions.csv"
 LINEAR_MODEL_TXT = "linear_model.txt"
@@ -76,6 +81,10 @@ class Config:
     n_valid: int = 600
     n_eval: int = 1200  # rows in predictions.csv
     n_boundary: int = 300  # of those, rows with values placed on split thresholds
+    # Rows of predictions.csv in contributions.csv: the first contrib_plain
+    # plain rows, the first contrib_boundary boundary rows, every special row.
+    contrib_plain: int = 100
+    contrib_boundary: int = 100
     num_boost_round: int = 40  # x 5 classes = 200 trees
     num_leaves: int = 31
     nan_fraction: float = 0.08
@@ -167,11 +176,14 @@ def split_thresholds(booster: lgb.Booster) -> dict[int, list[float]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+N_SPECIAL = 6  # special rows at the end of the evaluation rows
+
+
 def eval_rows(
     rng: np.random.Generator, booster: lgb.Booster, n_rows: int, n_boundary: int, cfg: Config
 ) -> np.ndarray:
     """Fresh rows, then rows with values on (and next to) split thresholds,
-    then a few special rows: all NaN, all zero, +-inf, tiny values."""
+    then N_SPECIAL special rows: all NaN, all zero, +-inf, tiny values."""
     special = [
         np.full(cfg.n_features, np.nan),
         np.zeros(cfg.n_features),
@@ -180,6 +192,7 @@ def eval_rows(
         np.full(cfg.n_features, 1e-40),
         np.full(cfg.n_features, -1e-40),
     ]
+    assert len(special) == N_SPECIAL
     n_plain = n_rows - n_boundary - len(special)
     x = make_features(rng, n_plain + n_boundary, cfg)
 
@@ -206,6 +219,32 @@ def write_predictions(path: Path, names: list[str], x: np.ndarray, columns: dict
         for col in values:
             row.append(repr(float(col[i])))
         lines.append(",".join(row))
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
+
+
+def contrib_rows(cfg: Config) -> list[int]:
+    """Indices into the evaluation rows of the rows in contributions.csv."""
+    n_plain = cfg.n_eval - cfg.n_boundary - N_SPECIAL
+    return (
+        list(range(cfg.contrib_plain))
+        + list(range(n_plain, n_plain + cfg.contrib_boundary))
+        + list(range(cfg.n_eval - N_SPECIAL, cfg.n_eval))
+    )
+
+
+def contrib_columns(names: list[str]) -> list[str]:
+    """Columns of contributions.csv after "row", in the order of LightGBM's
+    pred_contrib output: per class, one per feature then the expected value."""
+    return [f"contrib_{c}_{n}" for c in CLASS_NAMES for n in [*names, "bias"]]
+
+
+def write_contributions(path: Path, names: list[str], rows: list[int], contrib: np.ndarray) -> None:
+    """One line per row: its index in predictions.csv, then pred_contrib."""
+    columns = contrib_columns(names)
+    assert contrib.shape == (len(rows), len(columns))
+    lines = [",".join(["row", *columns])]
+    for i, r in enumerate(rows):
+        lines.append(",".join([str(r)] + [repr(float(v)) for v in contrib[i]]))
     path.write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
@@ -244,6 +283,10 @@ def train_multiclass(out: Path, cfg: Config) -> dict:
     columns |= {f"prob_{c}": prob[:, k] for k, c in enumerate(CLASS_NAMES)}
     write_predictions(out / PREDICTIONS_CSV, names, x_eval, columns)
 
+    rows = contrib_rows(cfg)
+    contrib = booster.predict(x_eval[rows], pred_contrib=True)
+    write_contributions(out / CONTRIBUTIONS_CSV, names, rows, contrib)
+
     meta = {
         "feature_names": names,
         "schema_version": FIXTURE_SCHEMA_VERSION,
@@ -261,7 +304,7 @@ def train_multiclass(out: Path, cfg: Config) -> dict:
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
     }
     (out / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n", encoding="ascii")
-    return {"trees": tree_count(model_bytes.decode()), "eval_rows": x_eval.shape[0]}
+    return {"trees": tree_count(model_bytes.decode()), "eval_rows": x_eval.shape[0], "contrib_rows": len(rows)}
 
 
 def train_binary(out: Path, cfg: Config) -> None:
@@ -302,6 +345,7 @@ def generate(out: Path, cfg: Config = Config()) -> dict:
         MODEL_TXT,
         MODEL_JSON,
         PREDICTIONS_CSV,
+        CONTRIBUTIONS_CSV,
         BINARY_MODEL_TXT,
         BINARY_PREDICTIONS_CSV,
         LINEAR_MODEL_TXT,

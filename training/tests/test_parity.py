@@ -16,6 +16,7 @@ FILES = [
     parity.MODEL_TXT,
     parity.MODEL_JSON,
     parity.PREDICTIONS_CSV,
+    parity.CONTRIBUTIONS_CSV,
     parity.BINARY_MODEL_TXT,
     parity.BINARY_PREDICTIONS_CSV,
     parity.LINEAR_MODEL_TXT,
@@ -96,6 +97,34 @@ def test_predictions_csv(generated):
     booster = lgb.Booster(model_file=str(out / parity.MODEL_TXT))
     raw = booster.predict([r[:30] for r in rows], raw_score=True)
     assert raw.tolist() == [r[30:35] for r in rows]
+
+
+def test_contributions_csv(generated):
+    out, summary = generated
+    header, rows = read_csv(out / parity.CONTRIBUTIONS_CSV)
+    names = parity.feature_names(30)
+    assert header == ["row"] + parity.contrib_columns(names)
+    assert len(header) == 1 + 5 * 31
+    index = [int(r[0]) for r in rows]
+    assert index == parity.contrib_rows(parity.Config())
+    assert len(rows) == summary["contrib_rows"] >= 200
+    # Plain rows, rows on split thresholds and the special rows (last 6).
+    cfg = parity.Config()
+    n_plain = cfg.n_eval - cfg.n_boundary - parity.N_SPECIAL
+    assert any(i < n_plain for i in index)
+    assert any(n_plain <= i < cfg.n_eval - parity.N_SPECIAL for i in index)
+    assert set(range(cfg.n_eval - parity.N_SPECIAL, cfg.n_eval)) <= set(index)
+
+    _, preds = read_csv(out / parity.PREDICTIONS_CSV)
+    x = [preds[i][:30] for i in index]
+    # SHAP values add up to the raw score, per class.
+    for r, row in zip(index, rows):
+        for k in range(5):
+            block = row[1 + k * 31 : 1 + (k + 1) * 31]
+            assert abs(sum(block) - preds[r][30 + k]) < 1e-9
+    # Written with full precision, from the model as saved.
+    booster = lgb.Booster(model_file=str(out / parity.MODEL_TXT))
+    assert booster.predict(x, pred_contrib=True).tolist() == [r[1:] for r in rows]
 
 
 def test_binary_and_linear(generated):

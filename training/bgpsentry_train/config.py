@@ -1,0 +1,173 @@
+"""The pipeline configuration (training/pipeline.json), read into typed values.
+
+Paths in the file are relative to the repository root (data lives beside the
+repository, as ../shared/data/...), so the same file works on every machine
+that has the shared data next to its checkout. Absolute paths are accepted
+too (tests use them).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+CLASS_NAMES = (
+    "benign",
+    "origin_hijack",
+    "subprefix_hijack",
+    "path_hijack",
+    "route_leak",
+)
+ATTACK_CLASSES = CLASS_NAMES[1:]
+SPLITS = ("train", "valid", "test")
+
+
+class ConfigError(ValueError):
+    """The configuration file is not what the pipeline expects."""
+
+
+@dataclass(frozen=True)
+class Background:
+    """One real update stream that attacks are injected into."""
+
+    name: str
+    files: tuple[str, ...]
+    split: str
+    warmup: str = "1m"
+    baseline: tuple[str, ...] = ()
+    per_class: int = 200
+    # Fraction of unlabelled (benign) rows featurize keeps; metrics weight
+    # kept rows by its inverse so alert rates stay per real row.
+    benign_rate: float = 1.0
+    # inject --start-after (empty: the injector's default, 40% of the
+    # background's time range); keep it >= warmup so attacks are scored.
+    start_after: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ASBuckets:
+    """Attacker AS buckets: bucket = sha256(decimal ASN) mod modulus."""
+
+    modulus: int = 10
+    train: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    valid: tuple[int, ...] = (7,)
+    test: tuple[int, ...] = (8, 9)
+
+    def split_of(self, bucket: int) -> str:
+        for s in SPLITS:
+            if bucket in getattr(self, s):
+                return s
+        raise ConfigError(f"as_buckets: bucket {bucket} belongs to no split")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    num_leaves: int = 31
+    max_rounds: int = 200
+    learning_rate: float = 0.1
+    early_stopping_rounds: int = 30
+    min_data_in_leaf: int = 20
+    feature_fraction: float = 1.0
+    lambda_l2: float = 1.0
+    num_threads: int = 1
+    # Weight of a benign look-alike row relative to an ordinary benign row
+    # (before class balancing): look-alikes are the hard negatives.
+    lookalike_weight: float = 5.0
+    # Cap of a class weight relative to benign (keeps a class with very few
+    # rows from dominating).
+    max_class_weight: float = 1000.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    precision: float = 0.95
+    recall: float = 0.95
+    lookalike_alert_rate: float = 0.01
+    threshold_min: float = 0.3
+    threshold_max: float = 0.99
+
+
+@dataclass(frozen=True)
+class Config:
+    backgrounds: tuple[Background, ...]
+    asrel: str
+    asorg: str = ""
+    seed: int = 1
+    as_buckets: ASBuckets = field(default_factory=ASBuckets)
+    train: TrainParams = field(default_factory=TrainParams)
+    targets: Targets = field(default_factory=Targets)
+    parity_rows: int = 1200
+    source: str = ""  # the file it was read from
+
+    def resolve(self, p: str) -> Path:
+        """A path of the file, relative to the repository root."""
+        return (REPO_ROOT / p) if not Path(p).is_absolute() else Path(p)
+
+
+def _tuple(v) -> tuple:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    return tuple(v)
+
+
+def _known(d: dict, cls, where: str) -> dict:
+    allowed = set(cls.__dataclass_fields__)
+    extra = set(d) - allowed
+    if extra:
+        raise ConfigError(f"{where}: unknown keys {sorted(extra)} (known: {sorted(allowed)})")
+    return d
+
+
+def parse(obj: dict, source: str = "") -> Config:
+    obj = {k: v for k, v in obj.items() if not k.startswith("_")}  # "_comment" keys
+    bgs = []
+    for i, b in enumerate(obj.get("backgrounds") or []):
+        b = {k: v for k, v in b.items() if not k.startswith("_")}
+        _known(b, Background, f"backgrounds[{i}]")
+        for req in ("name", "files", "split"):
+            if req not in b:
+                raise ConfigError(f"backgrounds[{i}]: missing {req!r}")
+        if b["split"] not in SPLITS:
+            raise ConfigError(f"backgrounds[{i}] {b['name']}: split {b['split']!r}, want one of {SPLITS}")
+        b["files"] = _tuple(b["files"])
+        b["baseline"] = _tuple(b.get("baseline"))
+        if not b["files"]:
+            raise ConfigError(f"backgrounds[{i}] {b['name']}: no files")
+        if not 0 < float(b.get("benign_rate", 1.0)) <= 1:
+            raise ConfigError(f"backgrounds[{i}] {b['name']}: benign_rate must be in (0, 1]")
+        bgs.append(Background(**b))
+    if not bgs:
+        raise ConfigError("no backgrounds")
+    names = [b.name for b in bgs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"background names repeat: {names}")
+    if "asrel" not in obj:
+        raise ConfigError("missing 'asrel'")
+    kw = dict(obj)
+    kw["backgrounds"] = tuple(bgs)
+    if "as_buckets" in kw:
+        ab = _known(dict(kw["as_buckets"]), ASBuckets, "as_buckets")
+        kw["as_buckets"] = ASBuckets(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ab.items()})
+        every = sorted(x for s in SPLITS for x in getattr(kw["as_buckets"], s))
+        if every != list(range(kw["as_buckets"].modulus)):
+            raise ConfigError(f"as_buckets: every bucket 0..modulus-1 must belong to exactly one split, got {every}")
+    if "train" in kw:
+        kw["train"] = TrainParams(**_known(dict(kw["train"]), TrainParams, "train"))
+    if "targets" in kw:
+        kw["targets"] = Targets(**_known(dict(kw["targets"]), Targets, "targets"))
+    _known(kw, Config, "config")
+    return Config(source=source, **kw)
+
+
+def load(path: Path) -> Config:
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    return parse(obj, str(path))
