@@ -192,7 +192,7 @@ func (s *State) gate(u *bgpfeed.Update, f *pathFacts) bool {
 		return true
 	}
 	for i := 0; i+1 < len(f.uniq); i++ {
-		first, ok := s.links[linkKey(f.uniq[i], f.uniq[i+1])]
+		first, ok := s.linkFirst(f.uniq[i], f.uniq[i+1])
 		if !ok || (first != 0 && now-first < young) {
 			return true
 		}
@@ -237,8 +237,10 @@ func (s *State) withdraw(u *bgpfeed.Update) {
 func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 	now := u.Time.Unix()
 	stamp := now
-	if table {
-		stamp = 0 // known from a baseline: "long ago"
+	if table || now < s.learnUntil {
+		// Known from a baseline, or learned during the warm-up, before
+		// monitoring started: "long ago".
+		stamp = 0
 	}
 	origin := u.Attrs.Path.Origin()
 	ps, ok := s.prefixes.Get(u.Prefix)
@@ -326,6 +328,10 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 			if table && first != 0 {
 				s.links[k] = 0
 			}
+			continue
+		}
+		if s.relKnows(f.uniq[i], f.uniq[i+1]) {
+			s.links[k] = 0 // in the relationship file: an old link
 			continue
 		}
 		s.links[k] = stamp
@@ -562,7 +568,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	minDeg := -1.0
 	for i := 0; i+1 < len(f.uniq); i++ {
 		a, b := f.uniq[i], f.uniq[i+1]
-		first, ok := s.links[linkKey(a, b)]
+		first, ok := s.linkFirst(a, b)
 		if ok {
 			h := hours(now, first)
 			if youngest < 0 || h < youngest {
@@ -580,7 +586,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 		if _, rev := s.links[linkKey(b, a)]; rev {
 			vec[FNewLinkReverseSeen] = 1
 		}
-		d := float64(min(s.degree[a], s.degree[b]))
+		d := float64(min(s.asDegree(a), s.asDegree(b)))
 		if minDeg < 0 || d < minDeg {
 			minDeg = d
 		}
@@ -665,4 +671,34 @@ func samePath(a, b *bgpfeed.Path) bool {
 		}
 	}
 	return true
+}
+
+// relKnows reports whether the relationship data (a file given in Config,
+// not inferred) has a link between a and b.
+func (s *State) relKnows(a, b uint32) bool {
+	return s.cfg.Rel != nil && s.cfg.Rel.Rel(a, b) != asrel.Unknown
+}
+
+// linkFirst is when the directed link a->b was first seen (0: long ago,
+// from a baseline or the relationship file) and whether it is known.
+func (s *State) linkFirst(a, b uint32) (int64, bool) {
+	if first, ok := s.links[linkKey(a, b)]; ok {
+		return first, true
+	}
+	if s.relKnows(a, b) {
+		return 0, true
+	}
+	return 0, false
+}
+
+// asDegree is an AS's number of neighbours: observed, or in the
+// relationship file when that says more.
+func (s *State) asDegree(a uint32) int32 {
+	d := s.degree[a]
+	if s.cfg.Rel != nil {
+		if r := int32(s.cfg.Rel.Degree(a).Total()); r > d {
+			d = r
+		}
+	}
+	return d
 }

@@ -149,7 +149,8 @@ func TestForgedOriginNewLink(t *testing.T) {
 		t.Errorf("candidate = %+v", c)
 	}
 	// The reverse direction of a link seen before.
-	vec, _ = observe(t, s, ann(2*time.Minute, peerC, "10.5.0.0/16", path(9, 1, 666, 3)))
+	// 1->9 is new, but 9->1 was seen (at peer C).
+	vec, _ = observe(t, s, ann(2*time.Minute, peerA, "10.5.0.0/16", path(1, 9, 777)))
 	want(t, vec, FNewLinkReverseSeen, 1)
 }
 
