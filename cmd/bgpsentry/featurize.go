@@ -85,6 +85,7 @@ would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 	labels := fs.String("labels", "", "labels CSV of injected announcements (time_unix,peer_addr,prefix,label,scenario,attacker_asn)")
 	benignRate := fs.Float64("benign-rate", 1, "fraction of unlabelled (benign) gated rows to keep, chosen by a hash of the row (deterministic)")
 	background := fs.String("background", "", "name of the background written in the background column (default: the collector of the first input)")
+	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path); use it when replaying one collector's archives together with injected files named otherwise")
 	schema := fs.Bool("schema", false, "print the feature schema (version and names, JSON) and exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -113,7 +114,7 @@ would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 	if _, err := loadBaselines(ctx, st, sf.baselines, in, stderr); err != nil {
 		return err
 	}
-	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in})
+	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in, Source: *collector})
 	if err != nil {
 		return err
 	}

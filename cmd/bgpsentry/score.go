@@ -45,6 +45,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	modelDir := fs.String("model", "", "model directory with model.txt and model.json (default: the model embedded in the binary)")
 	out := fs.String("o", "-", "output file for the events ('-' = standard output)")
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
+	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path, e.g. rrc01, route-views2)")
 	minPeers := fs.Int("min-peers", 2, "distinct peers that must carry an alert before it opens")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
 	if err := parseFlags(fs, args); err != nil {
@@ -71,7 +72,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if err != nil {
 		return err
 	}
-	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in})
+	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in, Source: *collector})
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,7 @@ type newOrigin struct {
 	forged          bool // append the victim after the new origin (forged origin)
 	// pick draws the new origin for victim prefix xi of origin v.
 	pick func(g *generator, xi int32, v uint32, f int) (uint32, bool)
-	// roa decides the ROAs (p the victim prefix, q the announced one, a
-	// the new origin) and returns the instance's ROA note.
+	// roa adds the instance's ROAs (a is the new origin) and sets in.ROA.
 	roa      func(g *generator, in *Instance, a uint32)
 	withdraw float64
 	// victimOK filters victims (nil: any).

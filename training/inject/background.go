@@ -613,8 +613,7 @@ func (b *Background) pathsOf(peer, prefix int32) [][]uint32 {
 // prefix in second t.
 func (b *Background) busy(peer, prefix int32, t int64) bool {
 	h := b.hist[histKey{peer, prefix}]
-	i, found := slices.BinarySearchFunc(h, t, func(e event, t int64) int { return cmp.Compare(e.t, t) })
-	_ = i
+	_, found := slices.BinarySearchFunc(h, t, func(e event, t int64) int { return cmp.Compare(e.t, t) })
 	return found
 }
 

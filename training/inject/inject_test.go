@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -30,6 +31,8 @@ const (
 	fixtureOrg   = "../../testdata/refdata/as-org2info.20211001.excerpt.jsonl"
 	testPerClass = 12
 )
+
+func testConfigRNG() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
 
 func testConfig(t *testing.T, seed uint64) Config {
 	t.Helper()
@@ -555,5 +558,36 @@ func TestShortfall(t *testing.T) {
 	_, err = Generate(context.Background(), cfg)
 	if !errors.Is(err, ErrShortfall) || !strings.Contains(err.Error(), LabelRouteLeak) {
 		t.Fatalf("err = %v, want ErrShortfall naming %s", err, LabelRouteLeak)
+	}
+}
+
+// Background ROAs: maxLength never below the prefix length (host routes
+// included) nor above the longest injected length unless the prefix is
+// longer.
+func TestBackgroundROAMaxLength(t *testing.T) {
+	tests := []struct {
+		prefix string
+		lo, hi int
+	}{
+		{"10.0.0.0/8", 8, 24},
+		{"192.0.2.0/23", 23, 24},
+		{"192.0.2.0/24", 24, 24},
+		{"192.0.2.1/32", 32, 32},
+		{"2001:db8::/32", 32, 48},
+		{"2001:db8::1/128", 128, 128},
+	}
+	for _, tc := range tests {
+		t.Run(tc.prefix, func(t *testing.T) {
+			g := &generator{rng: testConfigRNG(), roas: map[roaKey]bool{}}
+			p := netip.MustParsePrefix(tc.prefix)
+			for range 200 {
+				g.backgroundROA(p, 64500)
+			}
+			for k := range g.roas {
+				if k.maxLen < tc.lo || k.maxLen > tc.hi {
+					t.Errorf("maxLength %d outside %d..%d", k.maxLen, tc.lo, tc.hi)
+				}
+			}
+		})
 	}
 }
