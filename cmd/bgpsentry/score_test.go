@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+func shared(t *testing.T, rel string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "..", "shared", "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("../shared/data is not beside the repository (%v): this real-data test did not run", err)
+	}
+	return p
+}
+
+func readEvents(t *testing.T, path string) []*pb.AlertEvent {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []*pb.AlertEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		ev := &pb.AlertEvent{}
+		if err := protojson.Unmarshal(sc.Bytes(), ev); err != nil {
+			t.Fatalf("event line %q: %v", sc.Text(), err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// TestScoreYouTube2008 is the real-incident acceptance test: Pakistan
+// Telecom (AS17557) announced YouTube's 208.65.153.0/24 on 2008-02-24 at
+// 18:47:57 UTC. With the 2008-05 prefix-to-origin table as the baseline,
+// bgpsentry must report it (the table already lists the /24 under AS36561,
+// so it is an exact-prefix origin hijack; a SUBPREFIX_HIJACK against the
+// /22 is accepted too), and must not report YouTube's own counter
+// announcements.
+func TestScoreYouTube2008(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: replays 13 RouteViews update files")
+	}
+	dir := shared(t, "mrt/routeviews2-2008-youtube-hijack")
+	base := shared(t, "baseline/pyasn/ipasn_20080501_v12.dat.gz")
+	out := filepath.Join(t.TempDir(), "events.jsonl")
+	code, _, errOut := runCmd("score", "--baseline", base, "-o", out, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	t.Log(strings.TrimSpace(errOut))
+	evs := readEvents(t, out)
+	start := time.Date(2008, 2, 24, 18, 47, 57, 0, time.UTC)
+	found := false
+	for _, e := range evs {
+		if e.Prefix == "208.65.153.0/24" && e.SuspectAsn == 17557 &&
+			(e.Type == pb.AlertType_ORIGIN_HIJACK || e.Type == pb.AlertType_SUBPREFIX_HIJACK) {
+			fs := e.FirstSeen.AsTime()
+			if d := fs.Sub(start); d < -time.Minute || d > time.Minute {
+				t.Errorf("hijack first_seen %s, want within 60 s of %s", fs, start)
+			}
+			expected := false
+			for _, o := range e.ExpectedOrigins {
+				expected = expected || o == 36561
+			}
+			if !expected {
+				t.Errorf("hijack expected_origins %v lack 36561", e.ExpectedOrigins)
+			}
+			found = true
+			t.Logf("found: %s", protojson.Format(e))
+		}
+		if e.OriginAsn == 36561 && strings.HasPrefix(e.Prefix, "208.65.15") {
+			t.Errorf("YouTube's own announcement reported: %s", protojson.Format(e))
+		}
+	}
+	if !found {
+		t.Fatalf("the hijack of 208.65.153.0/24 by AS17557 was not reported; %d events", len(evs))
+	}
+}
