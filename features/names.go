@@ -2,7 +2,7 @@ package features
 
 // SchemaVersion changes whenever Names or the meaning of a feature
 // changes; a model trained on another schema is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Feature indexes into a vector; Names[i] is the name of feature i.
 const (
@@ -61,6 +61,7 @@ const (
 	FOriginNewPrefixesBurst
 	FNewLinkASBurst
 	FLeakerBurst
+	FRelationsInferred
 	NumFeatures
 )
 
@@ -121,6 +122,7 @@ var Names = [NumFeatures]string{
 	FOriginNewPrefixesBurst:   "origin_new_prefixes_burst",
 	FNewLinkASBurst:           "new_link_as_burst",
 	FLeakerBurst:              "leaker_burst",
+	FRelationsInferred:        "relations_inferred",
 }
 
 // NameList returns Names as a slice.

@@ -614,6 +614,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 		vec[FUnknownRelLinks] = float64(len(f.uniq) - 1)
 	}
 	vec[FOriginNewPrefixesBurst] = s.burstValue(burstOrigin, origin, now)
+	vec[FRelationsInferred] = b2f(s.rel != nil && (s.cfg.Rel == nil || s.cfg.RelInferred))
 
 	// The gate: score what is new or young (an origin or link first seen
 	// less than Config.Young ago, so every peer of a fresh hijack is
@@ -676,7 +677,7 @@ func samePath(a, b *bgpfeed.Path) bool {
 // relKnows reports whether the relationship data (a file given in Config,
 // not inferred) has a link between a and b.
 func (s *State) relKnows(a, b uint32) bool {
-	return s.cfg.Rel != nil && s.cfg.Rel.Rel(a, b) != asrel.Unknown
+	return s.cfg.Rel != nil && !s.cfg.RelInferred && s.cfg.Rel.Rel(a, b) != asrel.Unknown
 }
 
 // linkFirst is when the directed link a->b was first seen (0: long ago,
@@ -695,7 +696,7 @@ func (s *State) linkFirst(a, b uint32) (int64, bool) {
 // relationship file when that says more.
 func (s *State) asDegree(a uint32) int32 {
 	d := s.degree[a]
-	if s.cfg.Rel != nil {
+	if s.cfg.Rel != nil && !s.cfg.RelInferred {
 		if r := int32(s.cfg.Rel.Degree(a).Total()); r > d {
 			d = r
 		}

@@ -101,6 +101,7 @@ func TestExactOriginHijack(t *testing.T) {
 	want(t, vec, FPathEditDistance, 2) // 1 2 100 -> 1 3 666
 	want(t, vec, FPeerOriginChanged, 1)
 	want(t, vec, FCoveringPresent, 0)
+	want(t, vec, FRelationsInferred, 0)
 	if !c.NewOrigin || c.Origin != 666 || len(c.Expected) != 1 || c.Expected[0] != 100 || c.SubPrefix {
 		t.Errorf("candidate = %+v", c)
 	}
@@ -236,9 +237,11 @@ func TestGateAndWarmup(t *testing.T) {
 	if c := w.Observe(ann(0, peerA, "10.1.0.0/16", path(1, 2, 300)), nil); c != nil {
 		t.Error("scored during warm-up")
 	}
-	if c := w.Observe(ann(11*time.Minute, peerA, "10.2.0.0/16", path(1, 2, 301)), nil); c == nil {
+	wv := make([]float64, NumFeatures)
+	if c := w.Observe(ann(11*time.Minute, peerA, "10.2.0.0/16", path(1, 2, 301)), wv); c == nil {
 		t.Error("not scored after warm-up")
 	}
+	want(t, wv, FRelationsInferred, 1)
 	if w.Relations() == nil {
 		t.Error("relationships were not inferred when scoring started")
 	}

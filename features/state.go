@@ -17,9 +17,14 @@ type Config struct {
 	// Rel are AS relationships; nil means infer them (Gao-style, with a
 	// tier-1 clique, asrel.Infer) from the paths learned from RIB dumps and
 	// during the warm-up, when scoring starts.
-	Rel  *asrel.Graph
-	Orgs *asorg.Table
-	RPKI *rpki.Table
+	Rel *asrel.Graph
+	// RelInferred marks Rel as inferred from paths rather than read from a
+	// relationship file: its links then do not count as known links (an
+	// inference over the very archive being scored contains the new links
+	// it should flag), and the relations_inferred feature is 1.
+	RelInferred bool
+	Orgs        *asorg.Table
+	RPKI        *rpki.Table
 	// Burst is the time constant of the decayed burst counters
 	// (default 5 minutes).
 	Burst time.Duration

@@ -106,7 +106,7 @@ would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 			return err
 		}
 	}
-	st, err := sf.newState()
+	st, err := sf.newState(ctx, fs.Args(), stderr)
 	if err != nil {
 		return err
 	}

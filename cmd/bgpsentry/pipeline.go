@@ -34,6 +34,7 @@ type stateFlags struct {
 	warmup    time.Duration
 	burst     time.Duration
 	state     string
+	infer     string
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -43,17 +44,29 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.rpki, "rpki", "", "RPKI VRPs, rpki-client or Routinator JSON, for route origin validation (optional)")
 	fs.DurationVar(&f.warmup, "warmup", 15*time.Minute, "learn without scoring for this long after the first update (links and origins are all new until the state has seen some traffic)")
 	fs.DurationVar(&f.burst, "burst-window", 5*time.Minute, "time constant of the burst counters (mass re-origination, leak waves)")
+	fs.StringVar(&f.infer, "infer-relations", "inputs", "without --asrel, infer AS relationships from 'inputs' (a first pass over the baselines and inputs: batch mode) or 'warmup' (the paths seen until the warm-up ends: live mode)")
 	fs.StringVar(&f.state, "state", "", "state snapshot file: restored at start when it exists (then --baseline is not needed), written at the end, so consecutive archives can be scored in several runs")
 }
 
-// newState loads the reference files and returns an empty state.
-func (f *stateFlags) newState() (*features.State, error) {
+// newState loads the reference files and returns an empty state (or the
+// one restored from --state). inputs are the files to be replayed, for
+// --infer-relations inputs.
+func (f *stateFlags) newState(ctx context.Context, inputs []string, stderr io.Writer) (*features.State, error) {
 	cfg := features.Config{Warmup: f.warmup, Burst: f.burst}
 	var err error
-	if f.asrel != "" {
+	switch {
+	case f.asrel != "":
 		if cfg.Rel, err = asrel.Load(f.asrel); err != nil {
 			return nil, err
 		}
+	case f.infer == "inputs":
+		if cfg.Rel, err = inferRelations(ctx, f.baselines, inputs, stderr); err != nil {
+			return nil, err
+		}
+		cfg.RelInferred = true
+	case f.infer == "warmup":
+	default:
+		return nil, fmt.Errorf("--infer-relations must be 'inputs' or 'warmup', not %q", f.infer)
 	}
 	if f.asorg != "" {
 		if cfg.Orgs, err = asorg.Load(f.asorg); err != nil {
@@ -153,4 +166,48 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 		report()
 	}
 	return n, nil
+}
+
+// inferRelations reads the MRT baselines and inputs once, before scoring,
+// and infers AS relationships from every distinct path (Gao-style, with a
+// tier-1 clique): batch scoring knows the whole archive's topology, which
+// is far better than the warm-up's few minutes.
+func inferRelations(ctx context.Context, baselines, inputs []string, stderr io.Writer) (*asrel.Graph, error) {
+	var files []string
+	for _, b := range baselines {
+		if m, err := isMRT(b); err == nil && m {
+			files = append(files, b)
+		}
+	}
+	files = append(files, inputs...)
+	r, err := mrt.Open(files, mrt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	seen := map[*bgpfeed.Path]struct{}{}
+	for {
+		u, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
+			seen[u.Attrs.Path] = struct{}{}
+		}
+	}
+	var buf []uint32
+	g := asrel.Infer(func(yield func([]uint32) bool) {
+		for p := range seen {
+			buf = p.ASNs(buf[:0])
+			if !yield(buf) {
+				return
+			}
+		}
+	}, asrel.InferConfig{})
+	st := g.Stats()
+	fmt.Fprintf(stderr, "bgpsentry: relationships inferred from %d distinct paths: %d links (%d provider-customer, %d peer)\n", len(seen), g.Len(), st.InferredP2C, st.InferredP2P+st.InferredClique)
+	return g, nil
 }

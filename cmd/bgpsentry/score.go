@@ -62,7 +62,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := sf.newState()
+	st, err := sf.newState(ctx, fs.Args(), stderr)
 	if err != nil {
 		return err
 	}

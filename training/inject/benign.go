@@ -379,3 +379,62 @@ func (g *generator) buildSessionReset() bool {
 	}
 	return g.finish(in)
 }
+
+// buildCustomerMoreSpecific: a customer C of the origin V announces a
+// more-specific of V's prefix, reached through V (provider-assigned space,
+// one of the commonest legitimate sub-prefix origins): path = the peer's
+// usual path to V, then C.
+func (g *generator) buildCustomerMoreSpecific() bool {
+	if g.rel == nil {
+		return false
+	}
+	f := g.pickFamily()
+	xi, ok := g.pickVictim(f, func(x *prefixInfo) bool { return x.prefix.Bits() < maxLenFor(f) })
+	if !ok {
+		return false
+	}
+	x := g.bg.prefixes[xi]
+	v := x.allOrigins()[0]
+	var customers []uint32
+	for nb, r := range g.rel.Neighbors(v) {
+		if r != asrel.Provider { // v is nb's provider
+			continue
+		}
+		if bad, _ := bogon.ASN(nb); !bad && g.bg.seenAS[nb] > 0 {
+			customers = append(customers, nb)
+		}
+	}
+	if len(customers) == 0 {
+		return false
+	}
+	c := customers[g.rng.IntN(len(customers))]
+	q, ok := g.moreSpecific(x.prefix)
+	if !ok {
+		return false
+	}
+	chosen := g.samePrefixPeers(xi, f, v)
+	if len(chosen) == 0 {
+		return false
+	}
+	in := g.newInstance(LabelBenign, ScenarioCustomerMoreSpecific)
+	in.VictimPrefix, in.VictimASN, in.AttackerASN = x.prefix.String(), v, c
+	offs := g.offsets(len(chosen))
+	t0 := g.startTime(offs[len(offs)-1])
+	for i, p := range chosen {
+		t := t0 + offs[i]
+		if path := g.currentPath(p, xi, t); path != nil && path[len(path)-1] == v {
+			g.add(t, p, q, append(slices.Clone(path), c), in.ID)
+		}
+	}
+	g.withdrawLater(0.2, in.ID)
+	if !g.finish(in) {
+		return false
+	}
+	g.victimUsed[xi]++
+	g.touch(x.prefix, q)
+	if g.chance(0.3) {
+		g.addROA(q, q.Bits(), c)
+		in.ROA = "customer"
+	}
+	return true
+}

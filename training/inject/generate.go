@@ -33,6 +33,7 @@ const (
 	ScenarioForgedOriginExact     = "forged_origin_exact"
 	ScenarioForgedOriginSubprefix = "forged_origin_subprefix"
 	ScenarioOwnMoreSpecific       = "own_more_specific"
+	ScenarioCustomerMoreSpecific  = "customer_more_specific"
 	ScenarioProviderOrigin        = "provider_origin"
 	ScenarioSiblingOrigin         = "sibling_origin"
 	ScenarioROANewOrigin          = "roa_new_origin"

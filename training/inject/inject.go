@@ -117,11 +117,12 @@ func GenerateFrom(ctx context.Context, bg *Background, cfg Config) (*Result, err
 	attack := attackSpecs()
 	benign := benignSpecs()
 	builders := map[string]func() bool{
-		ScenarioOwnMoreSpecific: g.buildOwnMoreSpecific,
-		ScenarioPrepend:         g.buildPrepend,
-		ScenarioAlternativePath: g.buildAlternativePath,
-		ScenarioFlap:            g.buildFlap,
-		ScenarioSessionReset:    g.buildSessionReset,
+		ScenarioOwnMoreSpecific:      g.buildOwnMoreSpecific,
+		ScenarioCustomerMoreSpecific: g.buildCustomerMoreSpecific,
+		ScenarioPrepend:              g.buildPrepend,
+		ScenarioAlternativePath:      g.buildAlternativePath,
+		ScenarioFlap:                 g.buildFlap,
+		ScenarioSessionReset:         g.buildSessionReset,
 	}
 	for name, s := range attack {
 		builders[name] = func() bool { return s.build(g) }
@@ -146,7 +147,7 @@ func GenerateFrom(ctx context.Context, bg *Background, cfg Config) (*Result, err
 			slot{LabelPathHijack, forged},
 			slot{LabelRouteLeak, lk})
 	}
-	benignNames := []string{ScenarioOwnMoreSpecific, ScenarioProviderOrigin, ScenarioSiblingOrigin, ScenarioROANewOrigin,
+	benignNames := []string{ScenarioOwnMoreSpecific, ScenarioCustomerMoreSpecific, ScenarioProviderOrigin, ScenarioSiblingOrigin, ScenarioROANewOrigin,
 		ScenarioPrepend, ScenarioAlternativePath, ScenarioFlap, ScenarioSessionReset}
 	if cfg.Orgs == nil {
 		benignNames = slices.DeleteFunc(benignNames, func(s string) bool { return s == ScenarioSiblingOrigin })

@@ -406,6 +406,18 @@ func TestPathInvariants(t *testing.T) {
 			}
 			return ""
 		}},
+		{ScenarioCustomerMoreSpecific, func(x injected) string {
+			n := len(x.path)
+			switch {
+			case !moreSpecific(x.in, x.u.Prefix):
+				return "not a more-specific"
+			case n < 2 || x.path[n-1] != x.in.AttackerASN || x.path[n-2] != x.in.VictimASN:
+				return "path does not end with the origin then its customer"
+			case rel.Rel(x.in.VictimASN, x.in.AttackerASN) != asrel.Provider:
+				return "the new origin is not a customer of the victim"
+			}
+			return ""
+		}},
 		{ScenarioProviderOrigin, func(x injected) string {
 			switch {
 			case x.u.Prefix.String() != x.in.VictimPrefix:
