@@ -25,9 +25,12 @@ cmd_of() {
     sentry-text) echo "$bin dump $file" ;;
   esac
 }
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 for ((i = 0; i < runs; i++)); do
   for n in "${names[@]}"; do
-    out=$( { /usr/bin/time -f "%e %M" $(cmd_of "$n") >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -f "%e %M" -o "$tmp" $(cmd_of "$n") >/dev/null 2>/dev/null
+    out=$(tail -1 "$tmp")
     times[$n]+="${out%% *} "
     mem[$n]+="${out##* } "
   done
