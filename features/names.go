@@ -2,7 +2,7 @@ package features
 
 // SchemaVersion changes whenever Names or the meaning of a feature
 // changes; a model trained on another schema is refused.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Feature indexes into a vector; Names[i] is the name of feature i.
 const (
@@ -62,6 +62,7 @@ const (
 	FNewLinkASBurst
 	FLeakerBurst
 	FRelationsInferred
+	FCoveringPeers
 	NumFeatures
 )
 
@@ -123,6 +124,7 @@ var Names = [NumFeatures]string{
 	FNewLinkASBurst:           "new_link_as_burst",
 	FLeakerBurst:              "leaker_burst",
 	FRelationsInferred:        "relations_inferred",
+	FCoveringPeers:            "covering_peers",
 }
 
 // NameList returns Names as a slice.

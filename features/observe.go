@@ -418,12 +418,24 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 			}
 		}
 		vec[FPrefixOriginsNow] = float64(len(nowOrigins))
+		// Expected origins are the established ones (known before
+		// monitoring, or for longer than Config.Young): a hijacker's
+		// origin, seen a minute ago at another peer, is not expected.
+		var young []uint32
 		for i := range ps.origins {
-			if ps.origins[i].asn == origin {
-				originRec = &ps.origins[i]
-			} else {
-				c.Expected = append(c.Expected, ps.origins[i].asn)
+			o := &ps.origins[i]
+			if o.asn == origin {
+				originRec = o
+				continue
 			}
+			if s.established(o, now) {
+				c.Expected = append(c.Expected, o.asn)
+			} else {
+				young = append(young, o.asn)
+			}
+		}
+		if len(c.Expected) == 0 {
+			c.Expected = young
 		}
 		if len(c.Expected) > 0 {
 			c.ExpectedPrefix = p
@@ -441,6 +453,11 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 		}
 	}
 	if coverState != nil {
+		for _, r := range coverState.routes {
+			if s.live(r) {
+				vec[FCoveringPeers]++
+			}
+		}
 		vec[FCoveringPresent] = 1
 		vec[FCoveringLenDiff] = float64(p.Bits() - cover.Bits())
 		vec[FCoveringOrigins] = float64(len(coverState.origins))
@@ -473,8 +490,9 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 
 	// Origin.
 	vec[FOriginForPrefixAgeHours] = -1
+	originEstablished := originRec != nil && s.established(originRec, now)
 	if originRec != nil {
-		vec[FOriginKnownForPrefix] = 1
+		vec[FOriginKnownForPrefix] = b2f(originEstablished)
 		vec[FOriginForPrefixAgeHours] = hours(now, originRec.first)
 	}
 	vec[FOriginAgeHours] = -1
@@ -488,7 +506,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	}
 	// The announced origin is expected when the prefix had it before, or
 	// when the prefix is new and its covering prefix has it.
-	vec[FOriginIsExpected] = b2f(originRec != nil || vec[FCoveringOriginMatch] == 1 && !seen)
+	vec[FOriginIsExpected] = b2f(originEstablished || vec[FCoveringOriginMatch] == 1 && c.SubPrefix == false && len(c.Expected) == 0)
 	for _, e := range c.Expected {
 		if s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(origin, e) {
 			vec[FOriginSiblingOfExpected] = 1
@@ -702,4 +720,10 @@ func (s *State) asDegree(a uint32) int32 {
 		}
 	}
 	return d
+}
+
+// established reports whether an origin of a prefix was known before
+// monitoring (baseline, warm-up) or has been seen for Config.Young.
+func (s *State) established(o *originRec, now int64) bool {
+	return o.first == 0 || now-o.first >= int64(s.cfg.Young.Seconds())
 }

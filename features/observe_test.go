@@ -105,9 +105,15 @@ func TestExactOriginHijack(t *testing.T) {
 	if !c.NewOrigin || c.Origin != 666 || len(c.Expected) != 1 || c.Expected[0] != 100 || c.SubPrefix {
 		t.Errorf("candidate = %+v", c)
 	}
-	// A second peer now sees 666 as a known origin of the prefix.
-	vec, _ = observe(t, s, ann(2*time.Minute, peerB, "10.0.0.0/16", path(1, 3, 666)))
-	want(t, vec, FOriginKnownForPrefix, 1)
+	// At a second peer a minute later, 666 has been seen for the prefix,
+	// but it is young: not known, not expected; 100 still is.
+	vec, c = observe(t, s, ann(2*time.Minute, peerB, "10.0.0.0/16", path(1, 3, 666)))
+	want(t, vec, FOriginKnownForPrefix, 0)
+	want(t, vec, FOriginForPrefixAgeHours, 1.0/60)
+	want(t, vec, FOriginIsExpected, 0)
+	if len(c.Expected) != 1 || c.Expected[0] != 100 {
+		t.Errorf("expected origins %v, want [100]", c.Expected)
+	}
 	want(t, vec, FPrefixOriginsEver, 2)
 	want(t, vec, FPeersSeeingOrigin, 1)
 	want(t, vec, FPrefixOriginsNow, 2)
@@ -122,6 +128,7 @@ func TestSubPrefixHijackAndOwnMoreSpecific(t *testing.T) {
 	want(t, vec, FCoveringLenDiff, 8)
 	want(t, vec, FCoveringOrigins, 1)
 	want(t, vec, FCoveringOriginMatch, 0)
+	want(t, vec, FCoveringPeers, 2)
 	if !c.SubPrefix || c.ExpectedPrefix.String() != "10.0.0.0/16" || c.Expected[0] != 100 {
 		t.Errorf("candidate = %+v", c)
 	}

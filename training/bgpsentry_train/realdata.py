@@ -1,0 +1,78 @@
+"""Real-data runs: `bgpsentry score` over every real update file (no
+injection), for the "quiet on real traffic" part of the evaluation report.
+
+    python -m bgpsentry_train.realdata --bin dist/bgpsentry --config training/realdata.json --out training/out/realdata
+
+Writes one events file per run and summary.json (elements read, events by
+type, events per million elements). The events are judged by hand in
+training/REPORT.md ("Real-data runs").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str]) -> dict:
+    name = run_cfg["name"]
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    events = out / f"{slug}.jsonl"
+    cmd = [bin_path, "score", "-o", str(events)]
+    for b in run_cfg.get("baseline", []):
+        cmd += ["--baseline", b]
+    cmd += extra + run_cfg["files"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr}")
+    m = re.search(r"(\d+) elements read", proc.stderr)
+    elements = int(m.group(1)) if m else 0
+    evs = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    by_type: dict[str, int] = {}
+    for e in evs:
+        by_type[e["type"]] = by_type.get(e["type"], 0) + 1
+    return {
+        "name": name,
+        "slug": slug,
+        "files": run_cfg["files"],
+        "elements": elements,
+        "events": len(evs),
+        "by_type": by_type,
+        "events_per_million": (len(evs) * 1e6 / elements) if elements else 0.0,
+        "summary": proc.stderr.strip().splitlines()[-4:],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="dist/bgpsentry")
+    ap.add_argument("--config", default="training/realdata.json")
+    ap.add_argument("--out", default="training/out/realdata")
+    ap.add_argument("--extra", default="", help="extra flags for score, space separated")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = json.loads(Path(a.config).read_text())
+    results = []
+    for r in cfg["runs"]:
+        if not all(Path(f).exists() for f in r["files"]):
+            print(f"realdata: {r['name']}: input missing, skipped", file=sys.stderr)
+            continue
+        res = run(a.bin, r, out, a.extra.split())
+        print(f"realdata: {res['name']}: {res['elements']} elements, {res['events']} events {res['by_type']}", file=sys.stderr)
+        results.append(res)
+    total_el = sum(r["elements"] for r in results)
+    total_ev = sum(r["events"] for r in results)
+    summary = {"runs": results, "elements": total_el, "events": total_ev,
+               "events_per_million": total_ev * 1e6 / total_el if total_el else 0.0}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"realdata: {total_el} elements, {total_ev} events ({summary['events_per_million']:.2f} per million)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
