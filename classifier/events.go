@@ -28,6 +28,10 @@ type EventerConfig struct {
 	Pending time.Duration
 	// MaxPrefixes bounds the prefixes listed per alert (default 100).
 	MaxPrefixes int
+	// MinLeakPrefixes is how many prefixes a route-leak alert needs before
+	// it opens (default 5): a leak that matters is a wave, while a single
+	// "valley" path is more often a relationship the data gets wrong.
+	MinLeakPrefixes int
 }
 
 // holder is a peer route that carries an alert.
@@ -85,6 +89,9 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	}
 	if cfg.MaxPrefixes <= 0 {
 		cfg.MaxPrefixes = 100
+	}
+	if cfg.MinLeakPrefixes <= 0 {
+		cfg.MinLeakPrefixes = 5
 	}
 	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}}
 }
@@ -201,7 +208,7 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 		}
 	}
 	switch {
-	case !a.opened && len(a.peers) >= e.cfg.MinPeers:
+	case !a.opened && len(a.peers) >= e.cfg.MinPeers && (a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
 		a.opened = true
 		e.Opened++
 		e.send(a, pb.AlertState_OPEN, u.Time)

@@ -118,8 +118,14 @@ func TestSinglePeerIsDroppedAndQuietResolves(t *testing.T) {
 
 func TestLeakGroupsPerLeaker(t *testing.T) {
 	var r recorder
-	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 5}, r.emit)
 	for i := 0; i < 50; i++ {
+		if i == 4 && len(e.Open()) != 0 {
+			t.Fatal("a leak of 4 prefixes opened, MinLeakPrefixes is 5")
+		}
+		if i == 5 && len(e.Open()) != 1 {
+			t.Fatal("a leak of 5 prefixes did not open")
+		}
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16).String()
 		for peer := 1; peer <= 2; peer++ {
 			u := upd(time.Duration(i)*time.Second, peer, p, 1, 5, 2, uint32(1000+i))

@@ -47,6 +47,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
 	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path, e.g. rrc01, route-views2)")
 	minPeers := fs.Int("min-peers", 2, "distinct peers that must carry an alert before it opens")
+	minLeak := fs.Int("min-leak-prefixes", 5, "prefixes a route-leak alert needs before it opens")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -102,7 +103,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	final := map[string]*pb.AlertEvent{}
 	byType := map[pb.AlertType]int{}
-	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet}, func(e *pb.AlertEvent) {
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak}, func(e *pb.AlertEvent) {
 		if e.State == pb.AlertState_OPEN {
 			byType[e.Type]++
 		}

@@ -39,12 +39,23 @@ class Background:
     warmup: str = "1m"
     baseline: tuple[str, ...] = ()
     per_class: int = 200
+    # Injections (inject runs with their own seed) into this background;
+    # the injector fits only so many instances into one background.
+    repeats: int = 1
     # Fraction of unlabelled (benign) rows featurize keeps; metrics weight
     # kept rows by its inverse so alert rates stay per real row.
     benign_rate: float = 1.0
     # inject --start-after (empty: the injector's default, 40% of the
     # background's time range); keep it >= warmup so attacks are scored.
     start_after: str = ""
+    # At most this many rows per labelled (label, scenario) are kept, the
+    # rest stand in through weights (0: all). Leak waves and session resets
+    # make tens of thousands of rows per background otherwise.
+    max_rows_per_scenario: int = 3000
+    # featurize with the relationship file (true) or with relationships
+    # inferred from the background's own paths (false), as `bgpsentry score`
+    # does when no --asrel is given: the model must know both.
+    featurize_asrel: bool = True
     note: str = ""
 
 
@@ -80,6 +91,8 @@ class TrainParams:
     # Cap of a class weight relative to benign (keeps a class with very few
     # rows from dominating).
     max_class_weight: float = 1000.0
+    # Why these values (shown in the report; not a LightGBM parameter).
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,8 @@ def parse(obj: dict, source: str = "") -> Config:
         b["baseline"] = _tuple(b.get("baseline"))
         if not b["files"]:
             raise ConfigError(f"backgrounds[{i}] {b['name']}: no files")
+        if int(b.get("repeats", 1)) < 1:
+            raise ConfigError(f"backgrounds[{i}] {b['name']}: repeats must be >= 1")
         if not 0 < float(b.get("benign_rate", 1.0)) <= 1:
             raise ConfigError(f"backgrounds[{i}] {b['name']}: benign_rate must be in (0, 1]")
         bgs.append(Background(**b))

@@ -1,7 +1,9 @@
 """Training rows: run `bgpsentry inject` and `bgpsentry featurize` per
 background (cached behind a stamp file), then read the row CSVs.
 
-A background's outputs live in OUT/backgrounds/NAME/:
+Repeat r of a background (inject with another seed, for more attack
+instances than one injection fits; repeats after the first add only the
+injected rows) lives in OUT/backgrounds/NAME/rR/:
 
   COLLECTOR/     inject's output: injected.mrt, labels.csv, vrps.json,
                  scenarios.json (the directory is named after the collector
@@ -11,9 +13,13 @@ A background's outputs live in OUT/backgrounds/NAME/:
   inject.log, featurize.log   the commands' standard error
   stamp.json     the key of the inputs the outputs were made from
 
-The key covers the bgpsentry binary (sha256), every input file (sha256), the
-background's configuration, asrel/asorg, and the derived seed; when it is
-unchanged and the outputs exist, the commands are not run again.
+The key covers the Go sources the commands are built from (tool_fingerprint:
+cmd/bgpsentry/{inject,featurize,pipeline}.go and the packages they import),
+every input file (sha256), the background's configuration, asrel/asorg, and
+the derived seed; when it is unchanged and the outputs exist, the commands
+are not run again. The key does not use the binary's own hash: the binary
+embeds classifier/model, which this pipeline rewrites, so every run would
+invalidate the next one's rows.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +75,56 @@ def file_sha256(path: Path) -> str:
                 h.update(chunk)
         _hash_cache[key] = h.hexdigest()
     return _hash_cache[key]
+
+
+# The files of cmd/bgpsentry that implement the two commands the pipeline runs.
+TOOL_COMMAND_FILES = ("cmd/bgpsentry/inject.go", "cmd/bgpsentry/featurize.go", "cmd/bgpsentry/pipeline.go")
+_IMPORT_RE = re.compile(r'"(github\.com/bgpsentry/bgpsentry/[^"]+)"')
+_GO_LIST_FORMAT = "{{if .Module}}{{if .Module.Main}}{{.Dir}}|{{join .GoFiles \",\"}}|{{join .EmbedFiles \",\"}}{{end}}{{end}}"
+# Whole-tree fallback: not part of what inject and featurize compute.
+_SKIP_DIRS = {"classifier", "testdata", "dist", "node_modules", "out", "__pycache__"}
+
+
+def _tool_files(root: Path) -> list[Path]:
+    """The Go files inject and featurize are built from: TOOL_COMMAND_FILES
+    and every package of this module they import, directly or not (go list
+    -deps), with embedded files; go.mod and go.sum."""
+    cmd_files = [root / f for f in TOOL_COMMAND_FILES]
+    imports = sorted({m for f in cmd_files for m in _IMPORT_RE.findall(f.read_text())})
+    p = subprocess.run(["go", "list", "-deps", "-f", _GO_LIST_FORMAT, *imports], cwd=root, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise OSError(p.stderr.strip())
+    files = list(cmd_files) + [root / "go.mod", root / "go.sum"]
+    for line in p.stdout.splitlines():
+        if not line.strip():
+            continue
+        d, gofiles, embeds = line.split("|")
+        files += [Path(d) / f for f in (gofiles.split(",") + embeds.split(",")) if f]
+    return files
+
+
+def _tree_files(root: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for f in filenames:
+            if (f.endswith(".go") and not f.endswith("_test.go")) or (dirpath == str(root) and f in ("go.mod", "go.sum")):
+                files.append(Path(dirpath) / f)
+    return files
+
+
+def tool_fingerprint(root: Path = REPO_ROOT) -> str:
+    """sha256 over the Go sources of inject and featurize (see _tool_files);
+    without a Go toolchain, over every non-test Go file outside classifier/."""
+    try:
+        files, how = _tool_files(root), "go list"
+    except (OSError, subprocess.SubprocessError, ValueError):
+        files, how = _tree_files(root), "tree"
+    h = hashlib.sha256(how.encode())
+    for p in sorted(set(files)):
+        h.update(b"\n" + str(p.relative_to(root)).encode() + b"\n")
+        h.update(p.read_bytes())
+    return h.hexdigest()
 
 
 def background_seed(seed: int, name: str) -> int:
@@ -123,7 +179,10 @@ def inject_dir(cfg: Config, bg: Background, d: Path) -> Path:
 
 @dataclass
 class BackgroundRun:
+    """One inject + featurize run: repeat r of a background."""
+
     background: Background
+    repeat: int
     dir: Path
     rows_path: Path
     cached: bool
@@ -132,7 +191,15 @@ class BackgroundRun:
     featurize_summary: str
 
 
-def _commands(cfg: Config, bg: Background, binary: Path, d: Path) -> tuple[list[str] | None, list[str]]:
+def job_dir(out: Path, bg: Background, repeat: int) -> Path:
+    return out / "backgrounds" / bg.name / f"r{repeat}"
+
+
+def job_seed(cfg: Config, bg: Background, repeat: int) -> int:
+    return background_seed(cfg.seed, bg.name if repeat == 0 else f"{bg.name}#{repeat}")
+
+
+def _commands(cfg: Config, bg: Background, repeat: int, binary: Path, d: Path) -> tuple[list[str] | None, list[str]]:
     asrel = str(cfg.resolve(cfg.asrel))
     asorg = str(cfg.resolve(cfg.asorg)) if cfg.asorg else ""
     files = [str(cfg.resolve(f)) for f in bg.files]
@@ -149,8 +216,10 @@ def _commands(cfg: Config, bg: Background, binary: Path, d: Path) -> tuple[list[
             inject += ["--asorg", asorg]
         if bg.start_after:
             inject += ["--start-after", bg.start_after]
-        inject += ["--out", str(inj), "--seed", str(background_seed(cfg.seed, bg.name)), "--per-class", str(bg.per_class)]
-    feat = [str(binary), "featurize", "--asrel", asrel]
+        inject += ["--out", str(inj), "--seed", str(job_seed(cfg, bg, repeat)), "--per-class", str(bg.per_class)]
+    feat = [str(binary), "featurize"]
+    if bg.featurize_asrel:
+        feat += ["--asrel", asrel]
     if asorg:
         feat += ["--asorg", asorg]
     if inject is not None:
@@ -158,8 +227,11 @@ def _commands(cfg: Config, bg: Background, binary: Path, d: Path) -> tuple[list[
     feat += ["--warmup", bg.warmup]
     for b in bg.baseline:
         feat += ["--baseline", str(cfg.resolve(b))]
-    if bg.benign_rate < 1:
-        feat += ["--benign-rate", repr(bg.benign_rate)]
+    # Repeats add injected rows only: the background's own rows come from
+    # repeat 0 (the rest that slip through the sampling are dropped on load).
+    rate = bg.benign_rate if repeat == 0 else 1e-6
+    if rate < 1:
+        feat += ["--benign-rate", repr(rate)]
     feat += ["--background", bg.name, "-o", str(d / "rows.csv")]
     feat += files
     if inject is not None:
@@ -167,18 +239,21 @@ def _commands(cfg: Config, bg: Background, binary: Path, d: Path) -> tuple[list[
     return inject, feat
 
 
-def stamp_key(cfg: Config, bg: Background, binary: Path) -> str:
+def stamp_key(cfg: Config, bg: Background, repeat: int, tool: str, commands: list[list[str] | None]) -> str:
     inputs = [cfg.resolve(f) for f in bg.files] + [cfg.resolve(b) for b in bg.baseline] + [cfg.resolve(cfg.asrel)]
     if cfg.asorg:
         inputs.append(cfg.resolve(cfg.asorg))
     for p in inputs:
         if not p.is_file():
             raise RowsError(f"background {bg.name}: input {display(p)} not found")
+    # What changes the commands' output is in their arguments (the binary's
+    # path aside); the split, the note, the Python-side cap are not.
     key = {
         "stamp_version": STAMP_VERSION,
-        "binary_sha256": file_sha256(binary),
-        "background": asdict(bg) | {"note": ""},
-        "seed": background_seed(cfg.seed, bg.name),
+        "tool": tool,
+        "commands": [c[1:] for c in commands if c],
+        "repeat": repeat,
+        "seed": job_seed(cfg, bg, repeat),
         "inputs": {display(p): file_sha256(p) for p in inputs},
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
@@ -201,12 +276,15 @@ def _summary(log_text: str, prefix: str) -> str:
     return lines[-1] if lines else ""
 
 
-def build_background(cfg: Config, bg: Background, binary: Path, out: Path, log=print) -> BackgroundRun:
-    d = out / "backgrounds" / bg.name
+def build_background(cfg: Config, bg: Background, repeat: int, binary: Path, out: Path, tool: str, log=print) -> BackgroundRun:
+    """Runs inject and featurize for repeat r of a background, unless its
+    stamp says the outputs are current. tool identifies the commands' code
+    (tool_fingerprint and the binary's feature schema)."""
+    d = job_dir(out, bg, repeat)
     d.mkdir(parents=True, exist_ok=True)
-    key = stamp_key(cfg, bg, binary)
+    inject, feat = _commands(cfg, bg, repeat, binary, d)
+    key = stamp_key(cfg, bg, repeat, tool, [inject, feat])
     stamp = d / "stamp.json"
-    inject, feat = _commands(cfg, bg, binary, d)
     inj = inject_dir(cfg, bg, d)
     want = [d / "rows.csv"] + ([inj / f for f in INJECT_FILES] if inject else [])
     if stamp.is_file() and all(p.is_file() for p in want):
@@ -215,30 +293,38 @@ def build_background(cfg: Config, bg: Background, binary: Path, out: Path, log=p
         except json.JSONDecodeError:
             old = {}
         if old.get("key") == key:
-            return BackgroundRun(bg, d, d / "rows.csv", True, 0.0, old.get("inject", ""), old.get("featurize", ""))
+            return BackgroundRun(bg, repeat, d, d / "rows.csv", True, 0.0, old.get("inject", ""), old.get("featurize", ""))
     stamp.unlink(missing_ok=True)
     t0 = time.monotonic()
     inj_sum = ""
+    tag = f"{bg.name}#{repeat}"
     if inject:
         inj.mkdir(exist_ok=True)
-        log(f"  inject {bg.name}: per_class={bg.per_class}")
+        log(f"  inject {tag}: per_class={bg.per_class}")
         text = _run(inject, d / "inject.log")
-        inj_sum = _summary(text, "inject") or (text.strip().splitlines() or [""])[-1]
+        inj_sum = "; ".join(l.strip() for l in text.splitlines() if l.startswith(("origin_hijack", "subprefix_hijack", "path_hijack", "route_leak", "benign")))
         for f in INJECT_FILES:
             if not (inj / f).is_file():
-                raise RowsError(f"inject {bg.name}: no {f} in {inj}")
-    log(f"  featurize {bg.name}")
+                raise RowsError(f"inject {tag}: no {f} in {inj}")
+    log(f"  featurize {tag}")
     text = _run(feat, d / "featurize.log")
     feat_sum = _summary(text, "featurize:")
     secs = time.monotonic() - t0
     stamp.write_text(json.dumps({"key": key, "inject": inj_sum, "featurize": feat_sum, "seconds": secs}, indent=1) + "\n")
-    return BackgroundRun(bg, d, d / "rows.csv", False, secs, inj_sum, feat_sum)
+    return BackgroundRun(bg, repeat, d, d / "rows.csv", False, secs, inj_sum, feat_sum)
 
 
-def read_rows(path: Path, benign_rate: float = 1.0) -> tuple[pd.DataFrame, list[str]]:
+def read_rows(path: Path, benign_rate: float = 1.0, max_per_scenario: int = 0) -> tuple[pd.DataFrame, list[str]]:
     """Reads one featurize CSV. Returns the frame and its feature names (the
     columns before `label`, in model order). Floats are parsed round-trip
-    exactly (pandas 3 parses shortest round-trip text to the same float64)."""
+    exactly (pandas 3 parses shortest round-trip text to the same float64).
+
+    The `weight` column says how many real rows a row stands for: sampled
+    background rows (featurize --benign-rate) 1/benign_rate, and when a
+    labelled scenario has more than max_per_scenario rows (a leak wave of
+    2000 prefixes from 15 peers is 30000 rows of one instance), a
+    deterministic sample of max_per_scenario of them, each weighing
+    rows/kept."""
     with path.open() as f:
         header = f.readline().rstrip("\r\n").split(",")
     if "label" not in header:
@@ -255,18 +341,44 @@ def read_rows(path: Path, benign_rate: float = 1.0) -> tuple[pd.DataFrame, list[
     bad = sorted(set(df["label"]) - set(CLASS_NAMES))
     if bad:
         raise RowsError(f"{path}: unknown labels {bad}")
-    # Weight of a row in rates and precision: unlabelled benign rows were
-    # sampled at benign_rate, so each stands for 1/benign_rate rows.
     w = np.ones(len(df))
     w[((df["label"] == "benign") & (df["scenario"] == "")).to_numpy()] = 1.0 / benign_rate
     df["weight"] = w
+    if max_per_scenario > 0:
+        df = cap_scenarios(df, max_per_scenario)
     return df, names
+
+
+def cap_scenarios(df: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """Keeps at most cap rows of every labelled (label, scenario) group,
+    chosen by a hash of the row (deterministic, independent of the row
+    order), and weights the kept rows by group size / kept."""
+    lab = (df["scenario"] != "").to_numpy()
+    if not lab.any():
+        return df
+    key = df[["time", "peer_asn", "prefix", "path", "scenario"]]
+    h = pd.util.hash_pandas_object(key, index=False).to_numpy()
+    keep = np.ones(len(df), dtype=bool)
+    w = df["weight"].to_numpy().copy()
+    groups = df.loc[lab].groupby(["label", "scenario"], sort=True).indices
+    lab_idx = np.flatnonzero(lab)
+    for _, gi in groups.items():
+        idx = lab_idx[gi]
+        if len(idx) <= cap:
+            continue
+        order = idx[np.lexsort((idx, h[idx]))]
+        keep[order[cap:]] = False
+        w[order[:cap]] *= len(idx) / cap
+    out = df.assign(weight=w)[keep]
+    return out.reset_index(drop=True)
 
 
 def load_all(runs: list[BackgroundRun]) -> tuple[pd.DataFrame, list[str]]:
     frames, names = [], None
     for r in runs:
-        df, n = read_rows(r.rows_path, r.background.benign_rate)
+        df, n = read_rows(r.rows_path, r.background.benign_rate, r.background.max_rows_per_scenario)
+        if r.repeat > 0:
+            df = df[(df["label"] != "benign") | (df["scenario"] != "")].reset_index(drop=True)
         if names is None:
             names = n
         elif n != names:
@@ -283,7 +395,7 @@ def fingerprint(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for p in paths:
         data = p.read_bytes()
-        h.update(f"{p.parent.name}/{p.name}\n{len(data)}\n".encode())
+        h.update(f"{p.parent.parent.name}/{p.parent.name}/{p.name}\n{len(data)}\n".encode())
         h.update(data)
     return "sha256:" + h.hexdigest()
 
