@@ -19,8 +19,11 @@ build:
 run: build
 	./dist/bgpsentry dump --stats $(DEMO_MRT)
 
+# Debian packages (bgpdump), and the Kafka 4.x jars from Maven Central into
+# .cache/kafka (once) for the tests that run a real broker.
 deps:
 	bash scripts/deps.sh
+	bash scripts/kafka.sh fetch
 
 test: deps lint proto-check test-go test-race test-py
 
