@@ -140,10 +140,26 @@ type Verdict struct {
 	// Class is the most probable non-benign class whose probability
 	// passes its threshold, or Benign.
 	Class Class
+	// Weak is the most probable non-benign class when it is the most
+	// probable class overall but below its threshold (else Benign): weak
+	// evidence, which opens an alert only when many peers agree.
+	Weak Class
 }
 
 // Confidence is the probability of the verdict's class.
 func (v *Verdict) Confidence() float64 { return v.Proba[v.Class] }
+
+// Flagged is the class an alert is about: Class, or Weak when Class is
+// Benign and weak evidence counts for that class (Benign otherwise).
+func (v *Verdict) Flagged() Class {
+	if v.Class != Benign {
+		return v.Class
+	}
+	if v.Weak.weakOpens() {
+		return v.Weak
+	}
+	return Benign
+}
 
 // Classify scores one feature vector.
 func (c *Classifier) Classify(x []float64) (Verdict, error) {
@@ -158,6 +174,15 @@ func (c *Classifier) Classify(x []float64) (Verdict, error) {
 		}
 	}
 	v.Class = best
+	if best == Benign {
+		top := Benign
+		for k := OriginHijack; k < NumClasses; k++ {
+			if v.Proba[k] > v.Proba[top] {
+				top = k
+			}
+		}
+		v.Weak = top
+	}
 	return v, nil
 }
 

@@ -28,6 +28,10 @@ type EventerConfig struct {
 	Pending time.Duration
 	// MaxPrefixes bounds the prefixes listed per alert (default 100).
 	MaxPrefixes int
+	// MinWeakPeers is how many distinct peers must give weak evidence (the
+	// class is the most probable one, but below its threshold) before an
+	// alert opens without any strong verdict (default 5).
+	MinWeakPeers int
 	// MinLeakPrefixes is how many prefixes a route-leak alert needs before
 	// it opens (default 5): a leak that matters is a wave, while a single
 	// "valley" path is more often a relationship the data gets wrong.
@@ -51,6 +55,8 @@ type alert struct {
 	key        groupKey
 	ev         *pb.AlertEvent // the alert's current state
 	opened     bool
+	strong     bool                // a verdict passed the class threshold
+	weakPeers  map[string]struct{} // peers that gave weak evidence
 	peers      map[string]struct{}
 	holders    map[holder]struct{}
 	prefixes   map[netip.Prefix]struct{}
@@ -90,6 +96,9 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	if cfg.MaxPrefixes <= 0 {
 		cfg.MaxPrefixes = 100
 	}
+	if cfg.MinWeakPeers <= 0 {
+		cfg.MinWeakPeers = 5
+	}
 	if cfg.MinLeakPrefixes <= 0 {
 		cfg.MinLeakPrefixes = 5
 	}
@@ -127,11 +136,16 @@ func suspect(k Class, c *features.Candidate) uint32 {
 	return c.Origin
 }
 
-// Add records a scored announcement whose verdict is not benign.
+// Add records a scored announcement whose verdict is not benign
+// (v.Flagged() != Benign): a strong verdict (v.Class) or weak evidence
+// (v.Weak).
 func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 	u := c.Update
 	e.advance(u.Time)
-	k := v.Class
+	k := v.Flagged()
+	if k == Benign {
+		return
+	}
 	gk := groupKey{typ: k, suspect: suspect(k, c)}
 	switch k {
 	case RouteLeak:
@@ -146,11 +160,12 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 	a := e.alerts[gk]
 	if a == nil {
 		a = &alert{
-			key:      gk,
-			peers:    map[string]struct{}{},
-			holders:  map[holder]struct{}{},
-			prefixes: map[netip.Prefix]struct{}{},
-			origin:   c.Origin,
+			key:       gk,
+			peers:     map[string]struct{}{},
+			weakPeers: map[string]struct{}{},
+			holders:   map[holder]struct{}{},
+			prefixes:  map[netip.Prefix]struct{}{},
+			origin:    c.Origin,
 			ev: &pb.AlertEvent{
 				Type:            k.AlertType(),
 				Prefix:          u.Prefix.String(),
@@ -170,6 +185,11 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 		h := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%d|%d", k, gk.prefix, gk.suspect, u.Time.UnixNano()))
 		a.ev.Id = hex.EncodeToString(h[:8])
 		e.alerts[gk] = a
+	}
+	if v.Class == k {
+		a.strong = true
+	} else {
+		a.weakPeers[peerName(u)] = struct{}{}
 	}
 	if v.Proba[k] > a.ev.Confidence {
 		a.ev.Confidence = v.Proba[k]
@@ -208,7 +228,8 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 		}
 	}
 	switch {
-	case !a.opened && len(a.peers) >= e.cfg.MinPeers && (a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
+	case !a.opened && (a.strong && len(a.peers) >= e.cfg.MinPeers || a.key.typ.weakOpens() && len(a.weakPeers) >= e.cfg.MinWeakPeers) &&
+		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
 		a.opened = true
 		e.Opened++
 		e.send(a, pb.AlertState_OPEN, u.Time)
@@ -347,3 +368,9 @@ func (e *Eventer) Open() []*pb.AlertEvent {
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out
 }
+
+// weakOpens reports whether weak evidence from many peers may open an
+// alert of this class: only for origin changes, where many vantage points
+// agreeing on a new origin is evidence of its own. Forged paths and leaks
+// need a strong verdict (their weak scores track relationship noise).
+func (k Class) weakOpens() bool { return k == OriginHijack || k == SubprefixHijack }

@@ -47,6 +47,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
 	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path, e.g. rrc01, route-views2)")
 	minPeers := fs.Int("min-peers", 2, "distinct peers that must carry an alert before it opens")
+	minWeak := fs.Int("min-weak-peers", 5, "distinct peers whose verdicts are weak (the class is the most probable but below its threshold) that open an alert without a strong verdict")
 	minLeak := fs.Int("min-leak-prefixes", 5, "prefixes a route-leak alert needs before it opens")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
 	if err := parseFlags(fs, args); err != nil {
@@ -103,7 +104,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	final := map[string]*pb.AlertEvent{}
 	byType := map[pb.AlertType]int{}
-	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak}, func(e *pb.AlertEvent) {
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak}, func(e *pb.AlertEvent) {
 		if e.State == pb.AlertState_OPEN {
 			byType[e.Type]++
 		}
@@ -139,9 +140,9 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 			if err != nil {
 				return err
 			}
-			if v.Class != classifier.Benign {
+			if k := v.Flagged(); k != classifier.Benign {
 				flagged.Add(1)
-				reasons, err := clf.Reasons(vec, v.Class, 5)
+				reasons, err := clf.Reasons(vec, k, 5)
 				if err != nil {
 					return err
 				}

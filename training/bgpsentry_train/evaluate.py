@@ -143,14 +143,14 @@ def evaluate(df: pd.DataFrame, proba: np.ndarray, thresholds: dict[str, float]) 
     look = is_lookalike(df)
     bgb = ((df["label"] == "benign") & (df["scenario"] == "")).to_numpy()
     alert = pred != 0
-    look_rate = float(alert[look].mean()) if look.any() else float("nan")
+    look_rate = float(w[look & alert].sum() / w[look].sum()) if look.any() else float("nan")
     bg_rate = float(w[bgb & alert].sum() / w[bgb].sum()) if bgb.any() else float("nan")
 
     sc = pd.DataFrame(
         {
             "label": df["label"].to_numpy(),
             "scenario": df["scenario"].replace("", "(background)").to_numpy(),
-            "hit": pred == y,
+            "hit": (pred == y) * w,
             "alert": alert,
             "gated0": gated0,
             "w": w,
@@ -161,29 +161,39 @@ def evaluate(df: pd.DataFrame, proba: np.ndarray, thresholds: dict[str, float]) 
         {
             "rows": g.size(),
             "gated0": g["gated0"].sum(),
-            "recall": g["hit"].mean(),
+            "recall": g["hit"].sum() / g["w"].sum(),
             "alert_rate": g.apply(lambda x: float((x["w"] * x["alert"]).sum() / x["w"].sum()), include_groups=False),
+            "alert_rate_scored": g.apply(lambda x: float((x["w"] * x["alert"] * ~x["gated0"]).sum() / (x["w"] * ~x["gated0"]).sum()) if (~x["gated0"]).any() else float("nan"), include_groups=False),
         }
     ).reset_index()
     # For benign groups "recall" is meaningless: hit means "not alerted".
     per_scenario.loc[per_scenario["label"] == "benign", "recall"] = np.nan
 
-    bgdf = pd.DataFrame({"background": df["background"].to_numpy(), "bgb": bgb, "attack": y != 0, "alert": alert, "hit": (pred == y) & (y != 0), "w": w})
-    per_background = (
-        bgdf.groupby("background")
-        .apply(
-            lambda x: pd.Series(
-                {
-                    "benign_rows": float((x["w"] * x["bgb"]).sum()),
-                    "benign_alerts": float((x["w"] * (x["bgb"] & x["alert"])).sum()),
-                    "attack_rows": int(x["attack"].sum()),
-                    "attack_recall": float(x["hit"].sum() / x["attack"].sum()) if x["attack"].any() else float("nan"),
-                }
-            ),
-            include_groups=False,
-        )
-        .reset_index()
-    )
+    # Per background: the benign (unlabelled) rows, how many of them alert
+    # and as what, per hour of the scored stream; recall of its attacks.
+    recs = []
+    bgs = df["background"].to_numpy()
+    times = df["time"].to_numpy() if "time" in df else np.zeros(len(df))
+    for name in sorted(set(bgs)):
+        m = bgs == name
+        b = m & bgb
+        hours = (times[b].max() - times[b].min()) / 3600 if b.any() else float("nan")
+        att = m & (y != 0)
+        rec = {
+            "background": name,
+            "benign rows": float(w[b].sum()),
+            "alerts": float(w[b & alert].sum()),
+            "alert rate": float(w[b & alert].sum() / w[b].sum()) if b.any() else float("nan"),
+            "hours scored": hours,
+            "alerts/hour": float(w[b & alert].sum() / hours) if hours and hours > 0 else float("nan"),
+        }
+        for k, c in enumerate(CLASS_NAMES):
+            if k:
+                rec[f"as {c}"] = float(w[b & (pred == k)].sum())
+        rec["attack rows"] = int(att.sum())
+        rec["attack recall"] = float(w[att & (pred == y)].sum() / w[att].sum()) if att.any() else float("nan")
+        recs.append(rec)
+    per_background = pd.DataFrame(recs)
     return Evaluation(per_class, confusion, look_rate, int(look.sum()), bg_rate, float(w[bgb].sum()), per_scenario, per_background, pred)
 
 

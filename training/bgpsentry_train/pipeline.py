@@ -54,15 +54,17 @@ def log(*a) -> None:
     print(*a, file=sys.stderr, flush=True)
 
 
-def build_rows(cfg: cfgmod.Config, binary: Path, out: Path, jobs: int) -> list[rows.BackgroundRun]:
-    def one(bg):
-        return rows.build_background(cfg, bg, binary, out, log=log)
+def build_rows(cfg: cfgmod.Config, binary: Path, out: Path, jobs: int, tool: str) -> list[rows.BackgroundRun]:
+    work = [(bg, r) for bg in cfg.backgrounds for r in range(bg.repeats)]
+
+    def one(job):
+        return rows.build_background(cfg, job[0], job[1], binary, out, tool, log=log)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-        runs = list(ex.map(one, cfg.backgrounds))
+        runs = list(ex.map(one, work))
     for r in runs:
         state = "cached" if r.cached else f"{r.seconds:.1f} s"
-        log(f"  {r.background.name} ({r.background.split}): {state}; {r.featurize_summary}")
+        log(f"  {r.background.name}#{r.repeat} ({r.background.split}): {state}; {r.featurize_summary}")
     return runs
 
 
@@ -77,13 +79,14 @@ def run(args: argparse.Namespace) -> dict:
         raise SystemExit(f"pipeline: {args.bin}: no such binary (go build -o dist/bgpsentry ./cmd/bgpsentry)")
 
     t = time.monotonic()
+    version, schema_names, schema_src = rows.schema(binary)
+    tool = rows.tool_fingerprint(args.source_root) + f"|schema {version} {schema_names}"
     log(f"pipeline: rows for {len(cfg.backgrounds)} backgrounds")
-    runs = build_rows(cfg, binary, out, args.jobs)
+    runs = build_rows(cfg, binary, out, args.jobs, tool)
     df, names = rows.load_all(runs)
     timings["rows"] = time.monotonic() - t
     log(f"pipeline: {len(df)} rows, {len(names)} features")
 
-    version, schema_names, schema_src = rows.schema(binary)
     if schema_names is not None and schema_names != names:
         raise SystemExit(f"pipeline: the rows' feature columns differ from `{binary.name} featurize --schema` (stale rows? delete {out}/backgrounds)")
     fp = rows.fingerprint([r.rows_path for r in runs])
@@ -145,8 +148,7 @@ def run(args: argparse.Namespace) -> dict:
     t = time.monotonic()
     imp = report.importance_table(trained, names)
     bg_rows = []
-    for r in runs:
-        b = r.background
+    for b in cfg.backgrounds:
         sub = df[df["background"] == b.name]
         bg_rows.append(
             {
@@ -155,7 +157,9 @@ def run(args: argparse.Namespace) -> dict:
                 "files": "<br>".join(f"`{Path(f).name}`" for f in b.files),
                 "baseline": "<br>".join(f"`{Path(f).name}`" for f in b.baseline) or "-",
                 "warmup": b.warmup,
+                "AS relationships": "file" if getattr(b, "featurize_asrel", True) else "inferred",
                 "per_class": b.per_class,
+                "repeats": b.repeats,
                 "benign rows": int(((sub["label"] == "benign") & (sub["scenario"] == "")).sum()),
                 "look-alikes": int(((sub["label"] == "benign") & (sub["scenario"] != "")).sum()),
                 "attack rows": int((sub["label"] != "benign").sum()),
@@ -187,6 +191,7 @@ def run(args: argparse.Namespace) -> dict:
         parity_rows=n_parity,
         timings=timings,
         met=met,
+        test_df=parts["test"],
     )
     report.write_plots(data, parts["test"], p_test, args.plots)
     timings["report"] = time.monotonic() - t
@@ -230,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--report", type=Path, default=REPO_ROOT / "training" / "REPORT.md", help="Markdown report (default: training/REPORT.md)")
     ap.add_argument("--plots", type=Path, default=REPO_ROOT / "training" / "report", help="directory of the report's PNG plots (default: training/report)")
     ap.add_argument("--jobs", type=int, default=2, help="backgrounds injected/featurized at once (default: 2)")
+    ap.add_argument("--source-root", type=Path, default=REPO_ROOT, help="Go sources --bin is built from; their hash keys the cached rows (default: the repository)")
     ap.add_argument("--no-export", action="store_true", help="do not write --model-dir and --fixture-dir (the run's copy still goes to OUT/model)")
     return ap
 

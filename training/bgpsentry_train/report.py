@@ -155,6 +155,7 @@ class ReportData:
     parity_rows: int
     timings: dict[str, float]
     met: dict[str, bool]
+    test_df: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
 
@@ -184,43 +185,116 @@ def existing_real_data(report: Path) -> str:
     return body or REAL_DATA_PLACEHOLDER
 
 
+def _feature_contrast(df: pd.DataFrame, a: np.ndarray, b: np.ndarray, names: list[str], top: int = 3) -> str:
+    """The features whose means differ most (in standard deviations of the
+    union) between row sets a and b: "`f` 0.12 vs 0.80"."""
+    if a.sum() < 3 or b.sum() < 3:
+        return ""
+    x = df[names].to_numpy(np.float64)
+    xa, xb = x[a], x[b]
+    sd = np.nanstd(np.vstack([xa, xb]), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.abs(np.nanmean(xa, axis=0) - np.nanmean(xb, axis=0)) / sd
+    z = np.where(np.isfinite(z), z, 0.0)
+    idx = [i for i in np.argsort(-z, kind="stable")[:top] if z[i] > 0.2]
+    return ", ".join(f"`{names[i]}` {np.nanmean(xa[:, i]):.3g} vs {np.nanmean(xb[:, i]):.3g}" for i in idx)
+
+
+RPKI_STATUS = ("rpki_valid", "rpki_invalid_asn", "rpki_invalid_length", "rpki_not_found")
+
+
+def rpki_recall(d: ReportData) -> pd.DataFrame | None:
+    """Recall per attack class and RPKI status of the announcement (the
+    rpki_* flag features), when the schema has them."""
+    df = d.test_df
+    if df.empty or not all(f in df for f in RPKI_STATUS):
+        return None
+    y = label_index(df["label"])
+    w = df["weight"].to_numpy(np.float64)
+    hit = d.test_eval.pred == y
+    rows = []
+    for k, c in enumerate(CLASS_NAMES):
+        if k == 0:
+            continue
+        rec = {"class": c}
+        for f in RPKI_STATUS:
+            m = (y == k) & (df[f].to_numpy() == 1)
+            rec[f.removeprefix("rpki_")] = f"{w[m & hit].sum() / w[m].sum():.1%} of {int(m.sum())}" if m.any() else "-"
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
 def gap_advice(d: ReportData) -> list[str]:
-    """What would close the gap, per missed target, from the numbers."""
+    """What would close the gap, per missed target, from the test numbers."""
     t = d.cfg.targets
     out = []
     pc = d.test_eval.per_class
     ps = d.test_eval.per_scenario
-    for c in ATTACK_CLASSES:
-        if d.met.get(c):
+    df = d.test_df
+    pred = d.test_eval.pred
+    y = label_index(df["label"])
+    gated = (df["gated"] == 1).to_numpy()
+    look = ((df["label"] == "benign") & (df["scenario"] != "")).to_numpy()
+    for k, c in enumerate(CLASS_NAMES):
+        if k == 0 or d.met.get(c):
             continue
         r = pc.loc[c]
         ch = d.choices[c]
         why = []
         if r["support"] == 0:
-            out.append(f"- **{c}**: no test rows at all; raise `per_class` of the test backgrounds or check the injector's scenarios for this class.")
+            out.append(f"- **{c}**: no test rows at all; raise `per_class` or `repeats` of the test backgrounds, or check the injector's scenarios for this class.")
             continue
-        if r["gated0"] > 0:
-            share = r["gated0"] / r["support"]
-            why.append(f"{int(r['gated0'])} of {int(r['support'])} test attacks ({share:.1%}) are never scored (gated=0): the recall ceiling is {1 - share:.1%}. Only a wider serving gate (features.State.Observe) can recover them; the model cannot.")
-        scen = ps[(ps["label"] == c) & (ps["rows"] >= 5)].sort_values("recall").head(3)
-        weak = [f"`{s.scenario}` {s.recall:.0%} of {s.rows}" for s in scen.itertuples() if s.recall < t.recall]
-        if weak:
-            why.append("weakest scenarios: " + ", ".join(weak) + " — look at their feature vectors next to the benign rows that score like them; a feature that separates them (or more varied injections of that scenario in training) is the fix.")
+        if r["recall"] < t.recall:
+            if r["gated0"] > 0:
+                share = r["gated0"] / r["support"]
+                why.append(f"{int(r['gated0'])} of {int(r['support'])} test attacks ({share:.1%}) are never scored (gated=0), a recall ceiling of {1 - share:.1%} that only a wider serving gate (features.State) can lift.")
+            scen = ps[(ps["label"] == c) & (ps["rows"] >= 5)].sort_values("recall").head(3)
+            weak = [f"`{s.scenario}` {s.recall:.0%} of {s.rows} rows" for s in scen.itertuples() if s.recall < t.recall]
+            if weak:
+                why.append("Weakest scenarios: " + ", ".join(weak) + ".")
+            conf = d.test_eval.confusion.loc[c].drop(c).sort_values(ascending=False)
+            if conf.iloc[0] > 0:
+                why.append(f"Misses are mostly predicted `{conf.index[0]}` ({conf.iloc[0]:.0f}).")
+            miss = (y == k) & gated & (pred != k)
+            hit = (y == k) & (pred == k)
+            fc = _feature_contrast(df, miss, hit, d.names)
+            if fc:
+                why.append(f"Missed rows differ from caught ones most in {fc} (missed vs caught means): the evidence the model lacks for them; a feature that keeps its value for these rows, or more varied training injections of them, would help.")
         if not ch.reached:
-            why.append(f"the validation split never reached precision {t.precision} for this class (best threshold {ch.threshold}); the class overlaps benign or another class in feature space.")
-        elif r["precision"] < t.precision:
-            why.append(f"test precision {r['precision']:.3f} < validation {ch.precision:.3f} at the same threshold: validation is too small or unlike the test backgrounds; more validation backgrounds would give a steadier threshold.")
-        conf = d.test_eval.confusion.loc[c]
-        other = conf.drop(c).sort_values(ascending=False)
-        if other.iloc[0] > 0:
-            why.append(f"most misses go to `{other.index[0]}` ({other.iloc[0]:.0f} rows).")
+            why.append(f"On validation no threshold reached precision {t.precision} (the cap {ch.threshold} applies): the class overlaps benign rows or another class in feature space.")
+        if r["precision"] < t.precision:
+            fp = (pred == k) & (y != k)
+            src = np.where(look[fp], "look-alike " + df["scenario"].to_numpy()[fp], np.where(y[fp] == 0, "background " + df["background"].to_numpy()[fp], "true " + df["label"].to_numpy()[fp]))
+            top = pd.Series(df["weight"].to_numpy()[fp]).groupby(src).sum().sort_values(ascending=False, kind="stable").head(3)
+            why.append(
+                f"Precision {r['precision']:.3f} on test against {ch.precision:.3f} on validation at the same threshold; false alerts (rows) come from "
+                + ", ".join(f"{n} ({v:.0f})" for n, v in top.items())
+                + "."
+            )
+            fc = _feature_contrast(df, fp & (y == 0), (y == k) & (pred == k), d.names)
+            if fc:
+                why.append(f"Those benign rows look like true {c} rows except in {fc} (false vs true alert means).")
+            if c == "route_leak" and "valley_violation" in df:
+                bgb = (y == 0) & ~look
+                share = float((df["weight"].to_numpy()[bgb] * (df["valley_violation"].to_numpy()[bgb] == 1)).sum() / df["weight"].to_numpy()[bgb].sum())
+                why.append(
+                    f"{share:.0%} of the test backgrounds' own benign rows violate valley-free routing under `{Path(d.cfg.asrel).name}`: with relationships years away from the "
+                    "background's date, a valley is no evidence of a leak; relationships of the background's date (or inferred from its RIBs) and features of what changed "
+                    "(the suspect newly inserted into the peer's path) would separate them."
+                )
         out.append(f"- **{c}** (precision {_num(r['precision'], 3)}, recall {_num(r['recall'], 3)}): " + " ".join(why))
     if not d.met.get("lookalikes"):
-        look = ps[(ps["label"] == "benign") & (ps["scenario"] != "(background)")].sort_values("alert_rate", ascending=False).head(3)
-        worst = ", ".join(f"`{s.scenario}` {s.alert_rate:.1%}" for s in look.itertuples())
+        lk = ps[(ps["label"] == "benign") & (ps["scenario"] != "(background)")].sort_values("alert_rate", ascending=False).head(3)
+        worst = ", ".join(f"`{s.scenario}` {s.alert_rate:.1%}" for s in lk.itertuples())
         out.append(
             f"- **look-alikes** alerted {_pct(d.test_eval.lookalike_alert_rate)} (target < {_pct(t.lookalike_alert_rate)}); worst: {worst}. "
-            "Raise `train.lookalike_weight`, inject more look-alikes per background, or add the evidence that tells them apart (ROA covering the new origin, sibling or customer relation, prior origin history)."
+            "Raise `train.lookalike_weight`, inject more look-alikes, or add the evidence that tells them apart (a ROA covering the new origin, a sibling or customer relation, origin history)."
+        )
+    if out:
+        out.append(
+            f"- **Precision and prevalence**: precision is measured against the injected attacks, whose share of the rows is set by `per_class` and `repeats`; in live traffic attacks are far rarer, "
+            f"so the operational number is the background alert rate ({_pct(d.test_eval.background_alert_rate)} of the test backgrounds' benign rows here, see the table per background), "
+            "and a class's threshold may need raising until that rate is acceptable."
         )
     return out
 
@@ -271,22 +345,40 @@ def markdown(d: ReportData, report_path: Path, plots_dir: Path) -> str:
     L.append("")
     L.append("### Per scenario (test)")
     L.append("")
-    L.append("Recall = predicted as the labelled class; alert rate = predicted as any attack class (for benign groups, the false-alarm rate).")
+    L.append("Recall = predicted as the labelled class; alert rate = predicted as any attack class (for benign groups, the false-alarm rate); scored = among the rows the gate scores (gated=1).")
     L.append("")
     ps = te.per_scenario.copy()
     ps["recall"] = ps["recall"].map(lambda v: _pct(v))
     ps["alert_rate"] = ps["alert_rate"].map(lambda v: _pct(v))
-    L.append(_table(ps[["label", "scenario", "rows", "gated0", "recall", "alert_rate"]]))
+    ps["alert_rate_scored"] = ps["alert_rate_scored"].map(lambda v: _pct(v))
+    ps = ps.rename(columns={"gated0": "gated=0", "alert_rate": "alert rate", "alert_rate_scored": "alert rate (scored)"})
+    L.append(_table(ps[["label", "scenario", "rows", "gated=0", "recall", "alert rate", "alert rate (scored)"]]))
     L.append("")
     L.append("### Per background (test)")
     L.append("")
+    L.append("Benign rows of each test background (its real traffic, not the look-alikes) that alert, and as which class; a row is one scored announcement, before alerts are grouped into events.")
+    L.append("")
     pb = te.per_background.copy()
-    pb["benign_rows"] = pb["benign_rows"].round(0).astype(int)
-    pb["benign_alerts"] = pb["benign_alerts"].round(0).astype(int)
-    pb["attack_rows"] = pb["attack_rows"].astype(int)
-    pb["attack_recall"] = pb["attack_recall"].map(_pct)
+    for col in pb.columns:
+        if col in ("benign rows", "alerts", "attack rows") or col.startswith("as "):
+            pb[col] = pb[col].round(0).astype(int)
+    pb["alert rate"] = pb["alert rate"].map(_pct)
+    pb["attack recall"] = pb["attack recall"].map(_pct)
+    pb["hours scored"] = pb["hours scored"].map(lambda v: _num(v, 2))
+    pb["alerts/hour"] = pb["alerts/hour"].map(lambda v: _num(v, 0))
     L.append(_table(pb))
     L.append("")
+    rp = rpki_recall(d)
+    if rp is not None:
+        L.append("### Recall by RPKI status (test)")
+        L.append("")
+        L.append(
+            "The injector writes ROAs (vrps.json) for about half of the victims and 30% of the other prefixes, so many injected attacks are RPKI-invalid. "
+            "Where no ROA covers a prefix (rpki_not_found), or in runs without --rpki (all older data, e.g. the 2008 YouTube files), the model has only the routing evidence:"
+        )
+        L.append("")
+        L.append(_table(rp))
+        L.append("")
     L.append("### Score distributions (test)")
     L.append("")
     L.append(f"![score distributions]({rel}/{PLOTS['scores']})")
@@ -322,6 +414,7 @@ def markdown(d: ReportData, report_path: Path, plots_dir: Path) -> str:
         f"num_leaves {p.num_leaves}, min_data_in_leaf {p.min_data_in_leaf}, lambda_l2 {p.lambda_l2}, feature_fraction {p.feature_fraction}; "
         f"seed {cfg.seed}, deterministic=True, force_row_wise, {p.num_threads} thread(s): the same rows give byte-identical model.txt. "
         "Only gated rows train (gated=0 rows are never scored in serving)."
+        + (f" {p.note}" if p.note else "")
     )
     L.append("")
     L.append(

@@ -29,7 +29,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -419,7 +418,3 @@ def schema(binary: Path | None, names_go: Path = REPO_ROOT / "features" / "names
     if not m:
         raise RowsError(f"{names_go}: no 'const SchemaVersion = N'")
     return int(m.group(1)), None, display(names_go)
-
-
-def eprint(*a):
-    print(*a, file=sys.stderr, flush=True)

@@ -108,7 +108,7 @@ def train(train_df: pd.DataFrame, valid_df: pd.DataFrame, names: list[str], p: T
         booster=loaded,
         model_text=text,
         best_iteration=best,
-        rounds_run=booster.current_iteration(),
+        rounds_run=len(curve) if curve else booster.current_iteration(),
         valid_logloss=float(curve[best - 1]) if curve else float("nan"),
         class_factors=factors,
         params=params,

@@ -509,7 +509,7 @@ def fake_setup(tmp_path, monkeypatch):
         "backgrounds": [
             {"name": "a", "files": [str(data / "rrc01.updates.a.gz"), str(data / "rrc01.updates.b.gz")], "split": "train", "per_class": 150},
             {"name": "storm", "files": [str(data / "rrc01.updates.storm.gz")], "split": "train", "per_class": 0, "benign_rate": 0.5},
-            {"name": "v", "files": [str(data / "rrc23.updates.c.gz")], "split": "valid", "per_class": 400},
+            {"name": "v", "files": [str(data / "rrc23.updates.c.gz")], "split": "valid", "per_class": 200, "repeats": 2},
             {"name": "t", "files": [str(data / "rrc21.updates.d.gz")], "split": "test", "per_class": 400},
         ],
     }
@@ -522,7 +522,10 @@ def fake_setup(tmp_path, monkeypatch):
         "--config", str(cpath), "--bin", str(binary), "--out", str(out),
         "--model-dir", str(tmp_path / "model"), "--fixture-dir", str(tmp_path / "fixture"),
         "--report", str(tmp_path / "REPORT.md"), "--plots", str(tmp_path / "report"), "--jobs", "2",
+        "--source-root", str(tmp_path / "src"),
     ]  # fmt: skip
+    (tmp_path / "src" / "features").mkdir(parents=True)
+    (tmp_path / "src" / "features" / "names.go").write_text("package features\n")
     return tmp_path, argv, calls
 
 
@@ -530,10 +533,15 @@ def test_pipeline_end_to_end(fake_setup):
     tmp, argv, calls = fake_setup
     assert pipeline.main(argv) == 0
     first_calls = calls.read_text().splitlines()
-    assert sorted(first_calls).count("inject") == 3  # the storm (per_class 0) is not injected
-    assert sorted(first_calls).count("featurize") == 4 + 1  # + featurize --schema
+    assert sorted(first_calls).count("inject") == 4  # the storm (per_class 0) is not injected
+    assert sorted(first_calls).count("featurize") == 5 + 1  # + featurize --schema
     # The inject output directory is named after the background's collector.
-    assert (tmp / "out" / "backgrounds" / "a" / "rrc01" / "injected.mrt").is_file()
+    assert (tmp / "out" / "backgrounds" / "a" / "r0" / "rrc01" / "injected.mrt").is_file()
+    # Repeats inject again (another seed) but add no second copy of the background's rows.
+    v0 = pd.read_csv(tmp / "out" / "backgrounds" / "v" / "r0" / "rows.csv", keep_default_na=False)
+    v1 = pd.read_csv(tmp / "out" / "backgrounds" / "v" / "r1" / "rows.csv", keep_default_na=False)
+    assert ((v1["label"] == "benign") & (v1["scenario"] == "")).sum() == 0
+    assert not v0[FEATURES].equals(v1[FEATURES].iloc[: len(v0)])
 
     meta = json.loads((tmp / "model" / "model.json").read_text())
     txt = (tmp / "model" / "model.txt").read_bytes()
@@ -569,6 +577,18 @@ def test_pipeline_end_to_end(fake_setup):
     calls.write_text("")
     assert pipeline.main(argv + ["--no-export"]) == 0
     assert sorted(calls.read_text().splitlines()) == ["featurize", "featurize", "inject"]
+    # A test file or the classifier (whose model the binary embeds) does not
+    # change the rows; the featurizer's sources do.
+    (tmp / "src" / "features" / "names_test.go").write_text("package features\n")
+    (tmp / "src" / "classifier").mkdir()
+    (tmp / "src" / "classifier" / "c.go").write_text("package classifier\n")
+    calls.write_text("")
+    assert pipeline.main(argv + ["--no-export"]) == 0
+    assert calls.read_text().splitlines() == ["featurize"]
+    (tmp / "src" / "features" / "names.go").write_text("package features\n\nconst SchemaVersion = 3\n")
+    calls.write_text("")
+    assert pipeline.main(argv + ["--no-export"]) == 0
+    assert calls.read_text().count("inject") == 4
 
 
 def report_placeholder() -> str:
@@ -595,3 +615,11 @@ def test_repository_config_is_valid():
             assert not Path(f).is_absolute() and f.startswith("../shared/data/"), f
             assert "youtube" not in f, "the 2008 YouTube files are the real-incident acceptance test"
     assert not Path(cfg.asrel).is_absolute()
+
+
+def test_tool_fingerprint_covers_the_featurizer_not_the_classifier():
+    root = cfgmod.REPO_ROOT
+    files = {str(p.relative_to(root)) for p in rows._tool_files(root)}
+    assert {"cmd/bgpsentry/featurize.go", "cmd/bgpsentry/inject.go", "features/names.go", "go.mod"} <= files
+    assert not any(f.startswith("classifier/") or f.endswith("_test.go") for f in files)
+    assert rows.tool_fingerprint(root) == rows.tool_fingerprint(root)
