@@ -7,10 +7,10 @@
 #                             directory and fail when the committed *.pb.go
 #                             files differ from it
 #
-# buf and protoc-gen-go are installed into .tools/bin (git-ignored) when
-# missing or of another version; .tools/bin comes first on PATH, so buf runs
-# the pinned local plugin. No remote plugins: nothing but the Go module proxy
-# is needed.
+# buf, protoc-gen-go and protoc-gen-go-grpc are installed into .tools/bin
+# (git-ignored) when missing or of another version; .tools/bin comes first on
+# PATH, so buf runs the pinned local plugins. No remote plugins: nothing but
+# the Go module proxy is needed.
 #
 # buf breaking compares against $PROTO_BREAKING_AGAINST, a buf input whose
 # relative path is taken from the repository root (CI sets it to the target
@@ -21,6 +21,7 @@ set -euo pipefail
 
 BUF_VERSION=v1.75.0
 PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/.tools/bin"
@@ -46,8 +47,11 @@ install() {
 
 install buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION" "${BUF_VERSION#v}"
 install protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION" "protoc-gen-go $PROTOC_GEN_GO_VERSION"
-[[ "$(command -v protoc-gen-go)" == "$tools/protoc-gen-go" ]] ||
-	die "protoc-gen-go resolves to $(command -v protoc-gen-go), not $tools/protoc-gen-go"
+install protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
+for plugin in protoc-gen-go protoc-gen-go-grpc; do
+	[[ "$(command -v "$plugin")" == "$tools/$plugin" ]] ||
+		die "$plugin resolves to $(command -v "$plugin"), not $tools/$plugin"
+done
 
 cd "$root/proto"
 
