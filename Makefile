@@ -19,10 +19,12 @@ build:
 run: build
 	./dist/bgpsentry dump --stats $(DEMO_MRT)
 
-# Debian packages (bgpdump), and the Kafka 4.x jars from Maven Central into
+# Debian packages (bgpdump; BIRD 2, ExaBGP and gobgpd for the peering
+# tests), and the Kafka 4.x jars from Maven Central into
 # .cache/kafka (once) for the tests that run a real broker.
 deps:
 	bash scripts/deps.sh
+	bash scripts/peers-deps.sh
 	bash scripts/kafka.sh fetch
 
 test: deps lint proto-check test-go test-race test-py
