@@ -1,5 +1,10 @@
 // Command bgpsentry detects BGP prefix hijacks and route leaks in live BGP
 // sessions and in RIS/RouteViews MRT archives.
+
+// Plain TCP listeners: Linux refuses TCP-MD5 (BGP session passwords) on
+// the Multipath TCP sockets Go uses by default since 1.24.
+//
+//go:debug multipathtcp=0
 package main
 
 import (
