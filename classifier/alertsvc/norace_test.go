@@ -1,0 +1,5 @@
+//go:build !race
+
+package alertsvc
+
+const raceEnabled = false
