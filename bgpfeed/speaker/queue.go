@@ -92,13 +92,14 @@ type queue struct {
 	limit  int
 	closed bool
 	wake   chan struct{} // capacity 1: "items may be waiting"
+	done   chan struct{} // closed by close: wakes every waiting consumer
 
 	dropped        atomic.Uint64 // route Updates refused: queue full
 	droppedControl atomic.Uint64 // state changes and flushes refused: reserve full too
 }
 
 func newQueue(limit int) *queue {
-	return &queue{buf: make([]item, limit+controlReserve), limit: limit, wake: make(chan struct{}, 1)}
+	return &queue{buf: make([]item, limit+controlReserve), limit: limit, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // push appends a route Update; false when it was dropped.
@@ -170,6 +171,7 @@ func (q *queue) next(ctx context.Context) (bgpfeed.Update, error) {
 		}
 		select {
 		case <-q.wake:
+		case <-q.done:
 		case <-ctx.Done():
 			return bgpfeed.Update{}, ctx.Err()
 		}
@@ -187,7 +189,10 @@ func (q *queue) drop1() {
 // returns io.EOF.
 func (q *queue) close() {
 	q.mu.Lock()
-	q.closed = true
+	if !q.closed {
+		q.closed = true
+		close(q.done) // one wake token would wake only one of several consumers
+	}
 	q.mu.Unlock()
 	q.signal()
 }

@@ -28,6 +28,7 @@ type command struct {
 
 var commands = map[string]command{
 	"dump":      {"print MRT elements in bgpdump -m format, or a summary (--stats)", runDump},
+	"serve":     {"run the service: BGP speaker, replay, classifier, alerts on stdout and gRPC", runServe},
 	"score":     {"batch-score MRT archives: hijack and route-leak alert events as JSON Lines", runScore},
 	"featurize": {"write training rows: the feature vector of every scored announcement, with labels", runFeaturize},
 	"inject":    {"inject synthetic hijacks, leaks and benign look-alikes into real MRT updates, with labels", runInject},
