@@ -157,26 +157,10 @@ func (g *generator) buildOwnMoreSpecific() bool {
 	if !ok {
 		return false
 	}
-	chosen := g.samePrefixPeers(xi, f, v)
-	if len(chosen) == 0 {
+	in, ok := g.announceMoreSpecific(ScenarioOwnMoreSpecific, xi, f, v, v, q, func(path []uint32) []uint32 { return path })
+	if !ok {
 		return false
 	}
-	in := g.newInstance(LabelBenign, ScenarioOwnMoreSpecific)
-	in.VictimPrefix, in.VictimASN, in.AttackerASN = x.prefix.String(), v, v
-	offs := g.offsets(len(chosen))
-	t0 := g.startTime(offs[len(offs)-1])
-	for i, p := range chosen {
-		t := t0 + offs[i]
-		if path := g.currentPath(p, xi, t); path != nil {
-			g.add(t, p, q, path, in.ID)
-		}
-	}
-	g.withdrawLater(0.2, in.ID)
-	if !g.finish(in) {
-		return false
-	}
-	g.victimUsed[xi]++
-	g.touch(x.prefix, q)
 	if g.chance(0.3) {
 		// Half of the ROAs allow the more-specific; the other half are
 		// the common misconfiguration (maxLength too short).
@@ -412,29 +396,49 @@ func (g *generator) buildCustomerMoreSpecific() bool {
 	if !ok {
 		return false
 	}
-	chosen := g.samePrefixPeers(xi, f, v)
-	if len(chosen) == 0 {
-		return false
-	}
-	in := g.newInstance(LabelBenign, ScenarioCustomerMoreSpecific)
-	in.VictimPrefix, in.VictimASN, in.AttackerASN = x.prefix.String(), v, c
-	offs := g.offsets(len(chosen))
-	t0 := g.startTime(offs[len(offs)-1])
-	for i, p := range chosen {
-		t := t0 + offs[i]
-		if path := g.currentPath(p, xi, t); path != nil && path[len(path)-1] == v {
-			g.add(t, p, q, append(slices.Clone(path), c), in.ID)
+	in, ok := g.announceMoreSpecific(ScenarioCustomerMoreSpecific, xi, f, v, c, q, func(path []uint32) []uint32 {
+		if path[len(path)-1] != v {
+			return nil
 		}
-	}
-	g.withdrawLater(0.2, in.ID)
-	if !g.finish(in) {
+		return append(slices.Clone(path), c)
+	})
+	if !ok {
 		return false
 	}
-	g.victimUsed[xi]++
-	g.touch(x.prefix, q)
 	if g.chance(0.3) {
 		g.addROA(q, q.Bits(), c)
 		in.ROA = "customer"
 	}
 	return true
+}
+
+// announceMoreSpecific makes a benign instance in which the peers that
+// carry victim prefix xi (origin v) announce its more-specific q, each
+// with path(its current path to xi) (nil: that peer is skipped); newOrigin
+// is recorded as the instance's "attacker" for the AS split.
+func (g *generator) announceMoreSpecific(scenario string, xi int32, f int, v, newOrigin uint32, q netip.Prefix, path func([]uint32) []uint32) (*Instance, bool) {
+	x := g.bg.prefixes[xi]
+	chosen := g.samePrefixPeers(xi, f, v)
+	if len(chosen) == 0 {
+		return nil, false
+	}
+	in := g.newInstance(LabelBenign, scenario)
+	in.VictimPrefix, in.VictimASN, in.AttackerASN = x.prefix.String(), v, newOrigin
+	offs := g.offsets(len(chosen))
+	t0 := g.startTime(offs[len(offs)-1])
+	for i, p := range chosen {
+		t := t0 + offs[i]
+		if cur := g.currentPath(p, xi, t); cur != nil {
+			if np := path(cur); np != nil {
+				g.add(t, p, q, np, in.ID)
+			}
+		}
+	}
+	g.withdrawLater(0.2, in.ID)
+	if !g.finish(in) {
+		return nil, false
+	}
+	g.victimUsed[xi]++
+	g.touch(x.prefix, q)
+	return in, true
 }
