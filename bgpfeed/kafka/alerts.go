@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -119,17 +118,7 @@ func (a *AlertWriter) Write(ctx context.Context, events ...*pb.AlertEvent) error
 		}
 	}
 	if err := a.w.WriteMessages(ctx, msgs...); err != nil {
-		var werr kgo.WriteErrors
-		if errors.As(err, &werr) {
-			for _, e := range werr {
-				if e != nil {
-					err = e
-					break
-				}
-			}
-			return fmt.Errorf("kafka: write %d alert events to %s: %d failed: %w", len(events), a.cfg.Topic, werr.Count(), brokerErr(ctx, &a.cfg.Config, "produce", err))
-		}
-		return fmt.Errorf("kafka: write %d alert events to %s: %w", len(events), a.cfg.Topic, brokerErr(ctx, &a.cfg.Config, "produce", err))
+		return writeErr(ctx, &a.cfg.Config, fmt.Sprintf("%d alert events", len(events)), a.cfg.Topic, len(msgs), err)
 	}
 	a.written.Add(uint64(len(events)))
 	return nil

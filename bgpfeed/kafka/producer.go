@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -221,18 +220,7 @@ func (p *Producer) Write(ctx context.Context, us ...bgpfeed.Update) error {
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		p.failed.Add(uint64(len(us)))
-		var werr kgo.WriteErrors
-		if errors.As(err, &werr) {
-			var first error
-			for _, e := range werr {
-				if e != nil {
-					first = e
-					break
-				}
-			}
-			return fmt.Errorf("kafka: write %d updates to %s: %d of %d records failed: %w", len(us), p.cfg.Topic, werr.Count(), len(msgs), brokerErr(ctx, &p.cfg.Config, "produce", first))
-		}
-		return fmt.Errorf("kafka: write %d updates to %s: %w", len(us), p.cfg.Topic, brokerErr(ctx, &p.cfg.Config, "produce", err))
+		return writeErr(ctx, &p.cfg.Config, fmt.Sprintf("%d updates", len(us)), p.cfg.Topic, len(msgs), err)
 	}
 	p.updates.Add(uint64(len(us)))
 	p.records.Add(uint64(len(msgs)))

@@ -147,3 +147,21 @@ func brokerErr(ctx context.Context, cfg *Config, op string, err error) error {
 	}
 	return fmt.Errorf("%w (%s): %s: %w", ErrUnreachable, strings.Join(cfg.Brokers, ","), op, err)
 }
+
+// writeErr describes a failed WriteMessages of n records (what: "12
+// updates", "3 alert events") to topic: for a partial failure, how many
+// records failed and the first cause.
+func writeErr(ctx context.Context, cfg *Config, what, topic string, n int, err error) error {
+	var werr kgo.WriteErrors
+	if errors.As(err, &werr) {
+		var first error
+		for _, e := range werr {
+			if e != nil {
+				first = e
+				break
+			}
+		}
+		return fmt.Errorf("kafka: write %s to %s: %d of %d records failed: %w", what, topic, werr.Count(), n, brokerErr(ctx, cfg, "produce", first))
+	}
+	return fmt.Errorf("kafka: write %s to %s: %w", what, topic, brokerErr(ctx, cfg, "produce", err))
+}
