@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -96,13 +97,18 @@ func TestGobgpd(t *testing.T) {
 	port := freePort(t, "::1")
 	other := newGoPeer(t, 65003, "127.0.0.3")
 	s := startSpeaker(t, Config{Neighbors: []Neighbor{
-		{Addr: lo6, ASN: 65010, Port: uint16(port), LocalAddr: lo6, Description: "gobgpd over ::1"},
 		{Addr: lo3, ASN: 65003, Passive: true},
 	}})
 	f := collect(t, s)
 	g := startGobgpd(t, gobgpdConf{ASN: 65010, SpeakerASN: s.cfg.ASN, RouterID: "10.255.0.10",
 		Local: "::1", Speaker: "::1", Port: port, Passive: true})
+	// The route goes in before the speaker connects, so that it is part of
+	// gobgpd's table transfer (added later, it would follow gobgpd's
+	// End-of-RIB and rightly be a live route).
 	g.do(t, "global rib add -a ipv6 2001:db8:10::/48 origin egp aspath 64500,64501 nexthop 2001:db8::10 community 65010:1 large-community 65010:2:3 med 20")
+	if err := s.AddNeighbor(context.Background(), Neighbor{Addr: lo6, ASN: 65010, Port: uint16(port), LocalAddr: lo6, Description: "gobgpd over ::1"}); err != nil {
+		t.Fatal(err)
+	}
 	// No IPv4 route: over an IPv6 session gobgpd replaces an IPv4 route's
 	// next hop with its own IPv6 address, and GoBGP treats that UPDATE as
 	// a withdrawal ("invalid nexthop address", RFC 7606).
