@@ -47,10 +47,29 @@ func (s *State) facts(p *bgpfeed.Path) *pathFacts {
 		return f
 	}
 	s.asns = p.ASNs(s.asns[:0])
+	f := s.computeFacts(p, s.asns)
+	if len(s.pathInfo) >= maxPathCache {
+		clear(s.pathInfo)
+	}
+	s.pathInfo[p] = f
+	return f
+}
+
+// cachedFacts is facts without filling the cache (read-only featurizing).
+func (s *State) cachedFacts(p *bgpfeed.Path) *pathFacts {
+	if f, ok := s.pathInfo[p]; ok {
+		return f
+	}
+	return s.computeFacts(p, p.ASNs(nil))
+}
+
+// computeFacts derives what the features need of a path whose ASNs are
+// asns.
+func (s *State) computeFacts(p *bgpfeed.Path, asns []uint32) *pathFacts {
 	f := &pathFacts{hasSet: p.HasSet()}
 	run := 1
-	for i, a := range s.asns {
-		if i > 0 && a == s.asns[i-1] {
+	for i, a := range asns {
+		if i > 0 && a == asns[i-1] {
 			run++
 			continue
 		}
@@ -68,10 +87,6 @@ func (s *State) facts(p *bgpfeed.Path) *pathFacts {
 		f.check = s.rel.Check(f.uniq)
 		f.haveCheck = true
 	}
-	if len(s.pathInfo) >= maxPathCache {
-		clear(s.pathInfo)
-	}
-	s.pathInfo[p] = f
 	return f
 }
 
@@ -158,7 +173,7 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 		s.learn(u, f, false)
 		return nil, false
 	}
-	c, gated := s.featurize(u, f, vec[:NumFeatures])
+	c, gated := s.featurize(u, f, vec[:NumFeatures], s.peer(u), s.facts)
 	s.learn(u, f, false)
 	if gated {
 		s.scored++
@@ -381,12 +396,11 @@ func b2f(b bool) float64 {
 
 // featurize computes the vector of u against the state before u and
 // decides the gate.
-func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Candidate, bool) {
+func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uint16, facts func(*bgpfeed.Path) *pathFacts) (*Candidate, bool) {
 	now := u.Time.Unix()
 	origin := u.Attrs.Path.Origin()
 	p := u.Prefix
 	ps, seen := s.prefixes.Get(p)
-	id := s.peer(u)
 
 	c := &Candidate{Update: u, Path: f.uniq, Origin: origin}
 	for i := range vec {
@@ -564,7 +578,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64) (*Cand
 	vec[FPathUniqueLen] = float64(len(f.uniq))
 	pathChanged := true
 	if prev != nil {
-		pf := s.facts(prev.path)
+		pf := facts(prev.path)
 		vec[FPathLenDelta] = float64(len(f.uniq) - len(pf.uniq))
 		pathChanged = !samePath(prev.path, u.Attrs.Path)
 		vec[FPathChanged] = b2f(pathChanged)
