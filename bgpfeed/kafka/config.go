@@ -189,3 +189,9 @@ func (c Compression) codec() (kgo.Compression, error) {
 	}
 	return 0, fmt.Errorf("%w: compression %q (want none, gzip, snappy, lz4 or zstd)", ErrConfig, string(c))
 }
+
+// Validate reports whether c names a known codec.
+func (c Compression) Validate() error {
+	_, err := c.codec()
+	return err
+}

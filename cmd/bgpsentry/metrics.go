@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed/speaker"
+	"github.com/bgpsentry/bgpsentry/classifier"
+	"github.com/bgpsentry/bgpsentry/features"
+)
+
+// metrics are serve's Prometheus metrics, on their own registry (no
+// global state: tests run several services in one process).
+type metrics struct {
+	reg *prometheus.Registry
+
+	received    *prometheus.CounterVec // by source: speaker, replay
+	updates     *prometheus.CounterVec // processed by the classifier, by kind
+	scored      prometheus.Counter
+	flagged     *prometheus.CounterVec // verdicts above a class threshold
+	events      *prometheus.CounterVec // alert events, by type and state
+	latency     prometheus.Histogram
+	snapshots   prometheus.Counter
+	kafkaErrors prometheus.Counter
+
+	processed atomic.Int64 // updates through the classifier
+	forwarded atomic.Int64 // updates written to Kafka
+
+	busLen  func() float64
+	speaker *speaker.Speaker
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := promauto{m.reg}
+	m.received = f.counterVec("bgpsentry_updates_received_total", "Updates read from a source into the bus.", "source")
+	m.updates = f.counterVec("bgpsentry_updates_processed_total", "Updates applied to the feature state by the classifier loop.", "kind")
+	m.scored = f.counter("bgpsentry_updates_scored_total", "Announcements that passed the gate and were classified.")
+	m.flagged = f.counterVec("bgpsentry_verdicts_flagged_total", "Classifications above a class threshold (before event grouping).", "class")
+	m.events = f.counterVec("bgpsentry_alert_events_total", "Alert events emitted.", "type", "state")
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "bgpsentry_alert_latency_seconds",
+		Help:    "From an update's receipt on a BGP session to the OPEN event it triggered.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+	})
+	m.reg.MustRegister(m.latency)
+	m.snapshots = f.counter("bgpsentry_state_snapshots_total", "State snapshots written.")
+	m.kafkaErrors = f.counter("bgpsentry_kafka_write_errors_total", "Failed writes of updates to Kafka (retried).")
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bgpsentry_bus_queued", Help: "Updates waiting in the in-process bus."},
+		func() float64 {
+			if m.busLen == nil {
+				return 0
+			}
+			return m.busLen()
+		}))
+	m.reg.MustRegister(&speakerCollector{m: m})
+	return m
+}
+
+// modelInfo exports the model's identity as labels of a constant gauge.
+func (m *metrics) modelInfo(c *classifier.Classifier) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bgpsentry_model_info", Help: "The model in use (value 1)."}, []string{"source", "schema_version"})
+	g.WithLabelValues(c.Source(), strconv.Itoa(features.SchemaVersion)).Set(1)
+	m.reg.MustRegister(g)
+}
+
+// serve starts the /metrics endpoint.
+func (m *metrics) serve(addr string, log *slog.Logger) (*http.Server, string, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("bgpsentry: metrics at /metrics\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics", "err", err)
+		}
+	}()
+	return srv, lis.Addr().String(), nil
+}
+
+// speakerCollector reads the speaker's counters at scrape time.
+type speakerCollector struct{ m *metrics }
+
+var (
+	descPeers  = prometheus.NewDesc("bgpsentry_bgp_sessions", "BGP neighbours by session state (6 = Established).", []string{"state"}, nil)
+	descRoutes = prometheus.NewDesc("bgpsentry_bgp_routes", "Routes a neighbour currently announces.", []string{"peer", "asn"}, nil)
+	descDrops  = prometheus.NewDesc("bgpsentry_bgp_dropped_total", "Updates the speaker dropped because its queue was full.", nil, nil)
+)
+
+func (c *speakerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descPeers
+	ch <- descRoutes
+	ch <- descDrops
+}
+
+func (c *speakerCollector) Collect(ch chan<- prometheus.Metric) {
+	sp := c.m.speaker
+	if sp == nil {
+		return
+	}
+	st := sp.Stats()
+	byState := map[int]int{}
+	for _, p := range st.Peers {
+		byState[int(p.State)]++
+		ch <- prometheus.MustNewConstMetric(descRoutes, prometheus.GaugeValue, float64(p.Routes), p.Addr.String(), strconv.FormatUint(uint64(p.ASN), 10))
+	}
+	for s, n := range byState {
+		ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(n), strconv.Itoa(s))
+	}
+	ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(st.Dropped+st.DroppedControl))
+}
+
+type promauto struct{ reg *prometheus.Registry }
+
+func (p promauto) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	p.reg.MustRegister(c)
+	return c
+}
+
+func (p promauto) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	p.reg.MustRegister(c)
+	return c
+}
