@@ -5,7 +5,6 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
-DEMO_MRT ?= testdata/mrt/ris.rrc06.updates.1427846400.gz
 
 .PHONY: all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
@@ -14,10 +13,17 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o dist/bgpsentry ./cmd/bgpsentry
 
-# Until the live service lands, the main job is a summary of a bundled real
-# RIPE RIS update file (rrc06, 2015-04-01 00:00 UTC).
+# The main job: `serve` on the embedded default (no other services). The
+# speaker listens for BGP on 127.0.0.1:1179 and the gRPC alert service on
+# 127.0.0.1:50051; the state is bootstrapped from a bundled real baseline
+# (pyasn, RouteViews 2008-05) and a bundled real RouteViews sample is
+# replayed at 60x real time (30 minutes of 2008-02-24, the YouTube hijack
+# at 18:47:57 among them). Alert events print as they occur; Ctrl-C stops.
+DEMO_BASELINE ?= testdata/demo/ipasn_20080501_v12.dat.gz
+DEMO_REPLAY ?= testdata/demo/updates.20080224.1824.bz2 testdata/demo/updates.20080224.1839.bz2
+DEMO_SPEED ?= 60
 run: build
-	./dist/bgpsentry dump --stats $(DEMO_MRT)
+	./dist/bgpsentry serve --baseline $(DEMO_BASELINE) $(addprefix --replay ,$(DEMO_REPLAY)) --replay.speed $(DEMO_SPEED) $(ARGS)
 
 # Debian packages (bgpdump; BIRD 2, ExaBGP and gobgpd for the peering
 # tests), and the Kafka 4.x jars from Maven Central into
