@@ -55,7 +55,9 @@ still stops it); --max-gap caps any single wait.
 A progress bar is drawn on stderr when it is a terminal; a summary line
 (updates published, skipped records by kind, elapsed time, rate) ends every
 run. Ctrl-C stops reading, publishes what was already read (waiting up to
---kafka.dial-timeout for the brokers), and prints the summary.`, stderr)
+--kafka.dial-timeout for the brokers), prints the summary and exits with
+status 1. Exit status 2 is a usage error (a missing --kafka.brokers, a bad
+flag value).`, stderr)
 	var kf kafka.Flags
 	bindReplayKafkaFlags(fs, &kf)
 	speedFlag := fs.String("speed", "max", "'max' to publish as fast as possible, or a factor N > 0 (fractional allowed) to follow the archive's timestamps N times faster than real time: 1 = real time, 60 = 60x faster")
