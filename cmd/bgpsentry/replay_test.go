@@ -163,6 +163,7 @@ func startTestBroker() (addr string, stop func(passed bool), err error) {
 	// The first run fetches the jars with mvn: give it time.
 	if out, err := run(10*time.Minute, "start"); err != nil {
 		_, _ = run(time.Minute, "stop")
+		os.RemoveAll(state) // the output above has the end of the broker log
 		return "", nil, fmt.Errorf("scripts/kafka.sh start: %v\n%s", err, out)
 	}
 	fmt.Fprintf(os.Stderr, "replay tests: Kafka broker 127.0.0.1:%d ready in %v\n", port, time.Since(t0).Round(100*time.Millisecond))
