@@ -25,7 +25,7 @@ type serveConfig struct {
 	Log     logConfig    `yaml:"log"`
 	State   stateConfig  `yaml:"state"`
 	BGP     bgpConfig    `yaml:"bgp"`
-	Replay  replayConfig `yaml:"replay"`
+	Replay  serveReplayConfig `yaml:"replay"`
 	Events  eventsConfig `yaml:"events"`
 	Bus     busConfig    `yaml:"bus"`
 	Kafka   kafkaConfig  `yaml:"kafka"`
@@ -76,7 +76,7 @@ type neighborConfig struct {
 	line        int
 }
 
-type replayConfig struct {
+type serveReplayConfig struct {
 	Paths     []string `yaml:"paths"`
 	Speed     string   `yaml:"speed"` // "max" or a factor of real time
 	ExitAfter bool     `yaml:"exit_after"`
@@ -135,7 +135,7 @@ func defaultServeConfig() serveConfig {
 			InferRelations: "warmup", SnapshotInterval: duration(10 * time.Minute),
 		},
 		BGP:    bgpConfig{Listen: "127.0.0.1:1179", ASN: 64512, RouterID: "127.0.0.1"},
-		Replay: replayConfig{Speed: "max"},
+		Replay: serveReplayConfig{Speed: "max"},
 		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 5, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute)},
 		Bus:    busConfig{Size: 65536},
 		Kafka: kafkaConfig{
@@ -370,15 +370,11 @@ func (n neighborConfig) neighbor() (speaker.Neighbor, error) {
 	return out, nil
 }
 
-// speedFactor reads a replay speed: "max" (0: as fast as it decodes) or a
-// positive factor of real time.
+// speedFactor reads a replay speed as replay's --speed does ("max" = 0),
+// with "" for max.
 func speedFactor(s string) (float64, error) {
-	if s == "" || s == "max" {
+	if s == "" {
 		return 0, nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("speed %q: want 'max' or a factor of real time such as 1, 60 or 0.5", s)
-	}
-	return f, nil
+	return parseSpeed(s)
 }

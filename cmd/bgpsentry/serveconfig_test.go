@@ -94,7 +94,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"two documents", "bgp:\n  asn: 1\n---\nbgp:\n  asn: 2\n", "cfg.yaml:3: a second YAML document"},
 		{"tls half", "grpc:\n  tls_cert: a.pem\n", "grpc.tls_cert and grpc.tls_key"},
 		{"producer without kafka", "kafka:\n  classify: false\n", "needs kafka.brokers"},
-		{"bad speed", "replay:\n  speed: fast\n", `speed "fast": want 'max' or a factor`},
+		{"bad speed", "replay:\n  speed: fast\n", `replay.speed (--replay.speed): want 'max' or a factor > 0 (1 = real time, 60 = 60x faster), not "fast"`},
 	} {
 		c := defaultServeConfig()
 		err := parseServeConfig("cfg.yaml", []byte(tc.yaml), &c)
