@@ -21,16 +21,16 @@ import (
 // first, then the flags, which override it. The README documents every
 // key; testdata/serve.example.yaml is a complete example.
 type serveConfig struct {
-	Model   string       `yaml:"model"` // model directory; "" = the embedded model
-	Log     logConfig    `yaml:"log"`
-	State   stateConfig  `yaml:"state"`
-	BGP     bgpConfig    `yaml:"bgp"`
+	Model   string            `yaml:"model"` // model directory; "" = the embedded model
+	Log     logConfig         `yaml:"log"`
+	State   stateConfig       `yaml:"state"`
+	BGP     bgpConfig         `yaml:"bgp"`
 	Replay  serveReplayConfig `yaml:"replay"`
-	Events  eventsConfig `yaml:"events"`
-	Bus     busConfig    `yaml:"bus"`
-	Kafka   kafkaConfig  `yaml:"kafka"`
-	GRPC    grpcConfig   `yaml:"grpc"`
-	Output  outputConfig `yaml:"output"`
+	Events  eventsConfig      `yaml:"events"`
+	Bus     busConfig         `yaml:"bus"`
+	Kafka   kafkaConfig       `yaml:"kafka"`
+	GRPC    grpcConfig        `yaml:"grpc"`
+	Output  outputConfig      `yaml:"output"`
 	Metrics struct {
 		Listen string `yaml:"listen"`
 	} `yaml:"metrics"`
