@@ -33,8 +33,9 @@ type EventerConfig struct {
 	// alert opens without any strong verdict (default 5).
 	MinWeakPeers int
 	// MinLeakPrefixes is how many prefixes a route-leak alert needs before
-	// it opens (default 5): a leak that matters is a wave, while a single
-	// "valley" path is more often a relationship the data gets wrong.
+	// it opens (default 10, the smallest leak wave training injects): a
+	// leak that matters is a wave, while a few "valley" paths are more
+	// often relationships the data gets wrong.
 	MinLeakPrefixes int
 }
 
@@ -78,6 +79,48 @@ type Eventer struct {
 	now      time.Time
 	// Counters.
 	Opened, Resolved, Dropped int64
+	// Vetoed counts flagged verdicts the Eventer refused to turn into
+	// alerts, by reason (see veto).
+	Vetoed [numVetoes]int64
+}
+
+// The vetoes: what the network says that a classifier's probability
+// cannot overrule.
+const (
+	// VetoLeakNoValley: a route-leak verdict on a path with no valley
+	// under the relationships. RFC 7908 defines a leak as a policy
+	// violation; without one there is no leaker to name.
+	VetoLeakNoValley = iota
+	// VetoOwnerUpstream: an origin or sub-prefix hijack verdict where an
+	// expected origin is the suspect's own neighbour in the path, i.e.
+	// the prefix's owner carries the route (provider-assigned space of a
+	// customer). A hijacker cannot put the victim in front of itself: the
+	// victim's router would have to propagate the route.
+	VetoOwnerUpstream
+	numVetoes
+)
+
+// VetoNames name the vetoes (summaries, metrics).
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream"}
+
+// veto returns the veto a flagged verdict of class k meets, or -1.
+func veto(k Class, c *features.Candidate) int {
+	switch k {
+	case RouteLeak:
+		if c.Leaker == 0 {
+			return VetoLeakNoValley
+		}
+	case OriginHijack, SubprefixHijack:
+		if n := len(c.Path); n >= 2 && c.Path[n-1] == c.Origin {
+			up := c.Path[n-2]
+			for _, x := range c.Expected {
+				if x == up {
+					return VetoOwnerUpstream
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // NewEventer makes an Eventer that calls emit for every AlertEvent, in
@@ -100,7 +143,7 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 		cfg.MinWeakPeers = 5
 	}
 	if cfg.MinLeakPrefixes <= 0 {
-		cfg.MinLeakPrefixes = 5
+		cfg.MinLeakPrefixes = 10
 	}
 	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}}
 }
@@ -144,6 +187,10 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 	e.advance(u.Time)
 	k := v.Flagged()
 	if k == Benign {
+		return
+	}
+	if why := veto(k, c); why >= 0 {
+		e.Vetoed[why]++
 		return
 	}
 	gk := groupKey{typ: k, suspect: suspect(k, c)}

@@ -153,3 +153,33 @@ func TestIDsAreDeterministic(t *testing.T) {
 		t.Errorf("ids %q and %q", a, b)
 	}
 }
+
+// TestVetoes: a route-leak verdict without a valley, and a hijack verdict
+// whose expected origin carries the route right before the suspect, never
+// become alerts, however many peers agree; the same verdicts without the
+// vetoed shape do.
+func TestVetoes(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+	for peer := 1; peer <= 5; peer++ {
+		// The model says leak, but the path has no valley (Leaker 0).
+		e.Add(cand(upd(0, peer, "10.0.0.0/16", uint32(peer), 5, 100)), verdict(RouteLeak, 0.99), nil)
+		// 200 originates space of its upstream 100, the prefix's owner.
+		e.Add(cand(upd(0, peer, "10.1.0.0/16", uint32(peer), 100, 200), 100), verdict(OriginHijack, 0.99), nil)
+		e.Add(cand(upd(0, peer, "10.2.1.0/24", uint32(peer), 3, 100, 100, 200), 100), verdict(SubprefixHijack, 0.99), nil)
+	}
+	if len(r.evs) != 0 || e.Vetoed[VetoLeakNoValley] != 5 || e.Vetoed[VetoOwnerUpstream] != 10 {
+		t.Fatalf("events %v, vetoed %v", r.evs, e.Vetoed)
+	}
+	// The owner elsewhere in the path is no veto (a forged path can name
+	// it), and a leak with a valley opens.
+	for peer := 1; peer <= 2; peer++ {
+		e.Add(cand(upd(time.Second, peer, "10.3.0.0/16", uint32(peer), 100, 7, 200), 100), verdict(OriginHijack, 0.99), nil)
+		c := cand(upd(time.Second, peer, "10.4.0.0/16", uint32(peer), 5, 2, 100))
+		c.Leaker, c.Leak = 5, asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}
+		e.Add(c, verdict(RouteLeak, 0.99), nil)
+	}
+	if len(r.evs) != 2 {
+		t.Fatalf("events %v, want the origin hijack and the leak", r.evs)
+	}
+}

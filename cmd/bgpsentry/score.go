@@ -48,7 +48,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path, e.g. rrc01, route-views2)")
 	minPeers := fs.Int("min-peers", 2, "distinct peers that must carry an alert before it opens")
 	minWeak := fs.Int("min-weak-peers", 5, "distinct peers whose verdicts are weak (the class is the most probable but below its threshold) that open an alert without a strong verdict")
-	minLeak := fs.Int("min-leak-prefixes", 5, "prefixes a route-leak alert needs before it opens")
+	minLeak := fs.Int("min-leak-prefixes", 10, "prefixes a route-leak alert needs before it opens")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -190,6 +190,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d), resolved %d, dropped below %d peers %d\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK],
 		ev.Resolved, *minPeers, ev.Dropped)
+	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d hijacks carried by the expected origin\n",
+		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoOwnerUpstream])
 	reportSkips(stderr, &stats)
 	return nil
 }

@@ -136,7 +136,7 @@ func defaultServeConfig() serveConfig {
 		},
 		BGP:    bgpConfig{Listen: "127.0.0.1:1179", ASN: 64512, RouterID: "127.0.0.1"},
 		Replay: serveReplayConfig{Speed: "max"},
-		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 5, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute)},
+		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 10, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute)},
 		Bus:    busConfig{Size: 65536},
 		Kafka: kafkaConfig{
 			Partitions: kafka.DefaultPartitions, Replication: kafka.DefaultReplicationFactor,

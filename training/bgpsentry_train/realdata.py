@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 
-def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str]) -> dict:
+def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: bool = True) -> dict:
     name = run_cfg["name"]
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     events = out / f"{slug}.jsonl"
     cmd = [bin_path, "score", "-o", str(events)]
-    for b in run_cfg.get("baseline", []):
+    for b in run_cfg.get("baseline", []) if baseline else []:
         cmd += ["--baseline", b]
     cmd += extra + run_cfg["files"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="training/realdata.json")
     ap.add_argument("--out", default="training/out/realdata")
     ap.add_argument("--extra", default="", help="extra flags for score, space separated")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="bootstrap from the warm-up only, without the runs' baselines (most baselines are from "
+                         "after the data: a prefix that changed hands in between looks hijacked)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if not all(Path(f).exists() for f in r["files"]):
             print(f"realdata: {r['name']}: input missing, skipped", file=sys.stderr)
             continue
-        res = run(a.bin, r, out, a.extra.split())
+        res = run(a.bin, r, out, a.extra.split(), baseline=not a.no_baseline)
         print(f"realdata: {res['name']}: {res['elements']} elements, {res['events']} events {res['by_type']}", file=sys.stderr)
         results.append(res)
     total_el = sum(r["elements"] for r in results)
