@@ -27,7 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
-	"github.com/bgpsentry/bgpsentry/internal/fulltable"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/internal/fulltable"
 )
 
 // The full-table scale measurement (opt-in, heavy).
@@ -64,7 +64,7 @@ func (p *scalePeer) total() int { return p.paths[0] + p.paths[1] }
 // routers: three gobgpd daemons each get a synthetic full table (the real
 // prefixes and origins of the 2026-07-30 RouteViews prefix-to-origin
 // tables, 1.1M IPv4 + 259k IPv6, with made-up realistic AS paths, see
-// internal/fulltable) with `gobgp mrt inject global`, then peer with the
+// bgpfeed/internal/fulltable) with `gobgp mrt inject global`, then peer with the
 // speaker, which takes all three tables at once. A consumer counts what
 // Next returns and checks a sample of paths. Reported: the time from the
 // first session up until every route of every peer came out of Next; the

@@ -22,7 +22,7 @@ var testPeers = []Peer{
 // excerpts are real pyasn lines (testdata/refdata/PROVENANCE.md).
 func excerpts(t *testing.T) []Entry {
 	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "refdata")
+	dir := filepath.Join("..", "..", "..", "testdata", "refdata")
 	es, err := Load(filepath.Join(dir, "ipasn_20260730.every3700th.dat"), filepath.Join(dir, "ipasn6_20260730.every2600th.dat"))
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestSharedFullTable(t *testing.T) {
 	}
 	dir := os.Getenv("BGPSENTRY_SHARED_DATA")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data")
+		dir = filepath.Join("..", "..", "..", "..", "shared", "data")
 	}
 	v4 := filepath.Join(dir, "baseline", "asinfo", "ipasn_20260730.dat.gz")
 	v6 := filepath.Join(dir, "baseline", "asinfo", "ipasn6_20260730.dat.gz")
