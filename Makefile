@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
 
-.PHONY: all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
+.PHONY: scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
 all: build
 
@@ -92,3 +92,11 @@ bench-compare: build
 
 clean:
 	rm -rf dist
+
+# Full-table scale of the speaker (opt-in, heavy: several minutes and
+# several GB): three real gobgpd peers send a full table each; prints the
+# time to full tables, memory, bytes per route and the extrapolation to
+# 100 peers. BGPSENTRY_SCALE_PREFIXES=N for a part of the table.
+scale:
+	bash scripts/peers-deps.sh
+	BGPSENTRY_SCALE=1 $(GO) test -count=1 -run TestFullTableScale -v -timeout 60m ./bgpfeed/speaker/
