@@ -29,9 +29,16 @@ const (
 // ClassNames are the class names of model.json, in order.
 var ClassNames = [NumClasses]string{"benign", "origin_hijack", "subprefix_hijack", "path_hijack", "route_leak"}
 
+// BogonOrigin is the class of the bogon-origin rule (Eventer.Rules): an
+// alert class beyond the model's classes.
+const BogonOrigin Class = NumClasses
+
 func (c Class) String() string {
 	if c >= 0 && c < NumClasses {
 		return ClassNames[c]
+	}
+	if c == BogonOrigin {
+		return "bogon_origin"
 	}
 	return fmt.Sprintf("class(%d)", int(c))
 }
@@ -47,6 +54,8 @@ func (c Class) AlertType() pb.AlertType {
 		return pb.AlertType_PATH_HIJACK
 	case RouteLeak:
 		return pb.AlertType_ROUTE_LEAK
+	case BogonOrigin:
+		return pb.AlertType_BOGON_ORIGIN
 	}
 	return pb.AlertType_ALERT_TYPE_UNSPECIFIED
 }

@@ -193,6 +193,25 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 		e.Vetoed[why]++
 		return
 	}
+	a := e.alertFor(k, c)
+	if v.Class == k {
+		a.strong = true
+	} else {
+		a.weakPeers[peerName(u)] = struct{}{}
+	}
+	if v.Proba[k] > a.ev.Confidence {
+		a.ev.Confidence = v.Proba[k]
+		if reasons != nil {
+			a.ev.Reasons = reasons
+		}
+	}
+	e.join(a, u)
+}
+
+// alertFor finds or makes the alert of class k that the announcement of
+// c belongs to.
+func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
+	u := c.Update
 	gk := groupKey{typ: k, suspect: suspect(k, c)}
 	switch k {
 	case RouteLeak:
@@ -233,18 +252,29 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 		a.ev.Id = hex.EncodeToString(h[:8])
 		e.alerts[gk] = a
 	}
-	if v.Class == k {
-		a.strong = true
-	} else {
-		a.weakPeers[peerName(u)] = struct{}{}
+	return a
+}
+
+// Rules applies the rules that need no model to a scored announcement
+// whose feature vector is vec: today the bogon origin (a public prefix
+// originated by a private, reserved or documentation ASN). It returns
+// whether a rule fired. Call it for every Candidate, whatever the model
+// said.
+func (e *Eventer) Rules(c *features.Candidate, vec []float64) bool {
+	// An origin in an AS_SET (c.Origin 0) is an aggregate's, not a bogon
+	// origin, even when the set holds private ASNs.
+	if len(vec) < features.NumFeatures || vec[features.FOriginBogon] != 1 || vec[features.FBogonPrefix] == 1 || c.Origin == 0 {
+		return false
 	}
-	if v.Proba[k] > a.ev.Confidence {
-		a.ev.Confidence = v.Proba[k]
-		if reasons != nil {
-			a.ev.Reasons = reasons
-		}
+	e.advance(c.Update.Time)
+	a := e.alertFor(BogonOrigin, c)
+	a.strong = true
+	if a.ev.Confidence < 1 {
+		a.ev.Confidence = 1
+		a.ev.Reasons = []*pb.Reason{{Feature: features.Names[features.FOriginBogon], Value: 1}}
 	}
-	e.join(a, u)
+	e.join(a, c.Update)
+	return true
 }
 
 // join adds a peer route to an alert and emits OPEN or UPDATE as due.

@@ -183,3 +183,39 @@ func TestVetoes(t *testing.T) {
 		t.Fatalf("events %v, want the origin hijack and the leak", r.evs)
 	}
 }
+
+// TestBogonOriginRule: a public prefix originated by a private ASN opens a
+// BOGON_ORIGIN alert once two peers carry it, whatever the model said; a
+// bogon prefix, a public origin and an AS_SET origin do not.
+func TestBogonOriginRule(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	vec := func(originBogon, prefixBogon float64) []float64 {
+		v := make([]float64, features.NumFeatures)
+		v[features.FOriginBogon], v[features.FBogonPrefix] = originBogon, prefixBogon
+		return v
+	}
+	for peer := 1; peer <= 2; peer++ {
+		if e.Rules(cand(upd(0, peer, "10.0.0.0/8", uint32(peer), 3, 64512)), vec(1, 1)) {
+			t.Error("rule fired for a bogon prefix")
+		}
+		if e.Rules(cand(upd(0, peer, "198.51.7.0/24", uint32(peer), 3, 3356)), vec(0, 0)) {
+			t.Error("rule fired for a public origin")
+		}
+		c := cand(upd(0, peer, "198.51.8.0/24", uint32(peer), 3, 4))
+		c.Origin = 0 // the path ends in an AS_SET
+		if e.Rules(c, vec(1, 0)) {
+			t.Error("rule fired for an AS_SET origin")
+		}
+		if !e.Rules(cand(upd(time.Second, peer, "103.109.236.0/24", uint32(peer), 3, 65551)), vec(1, 0)) {
+			t.Error("rule did not fire for AS65551 originating 103.109.236.0/24")
+		}
+	}
+	if len(r.evs) != 1 {
+		t.Fatalf("events %v", r.evs)
+	}
+	ev := r.evs[0]
+	if ev.Type != pb.AlertType_BOGON_ORIGIN || ev.SuspectAsn != 65551 || ev.Prefix != "103.109.236.0/24" || ev.State != pb.AlertState_OPEN || ev.Confidence != 1 || ev.PeerCount != 2 {
+		t.Errorf("event %v", ev)
+	}
+}

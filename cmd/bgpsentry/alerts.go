@@ -52,7 +52,7 @@ type alertsFlags struct {
 
 func (f *alertsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", "127.0.0.1:50051", "bgpsentry gRPC server address `ADDR` (HOST:PORT)")
-	fs.Var(&f.types, "type", "only alerts of this `TYPE`: ORIGIN_HIJACK, SUBPREFIX_HIJACK, PATH_HIJACK or ROUTE_LEAK\n(any case, '-' for '_'); repeat for several")
+	fs.Var(&f.types, "type", "only alerts of this `TYPE`: ORIGIN_HIJACK, SUBPREFIX_HIJACK, PATH_HIJACK, ROUTE_LEAK or BOGON_ORIGIN\n(any case, '-' for '_'); repeat for several")
 	fs.Var(&f.prefixes, "prefix", "only alerts about this exact `PREFIX` (its prefix, expected prefix or one of its\nprefixes), e.g. 203.0.113.0/24; with a '^+' suffix, anything inside it (the prefix\nand its more-specifics, as in RPSL), e.g. 203.0.112.0/22^+; repeat for several")
 	fs.Var(&f.asns, "asn", "only alerts where this AS (`N`: 64500 or AS64500) is the suspect, the origin or an\nexpected origin; repeat for several")
 	fs.Float64Var(&f.minConfidence, "min-confidence", 0, "only alerts with at least this confidence `X` (0 to 1)")
@@ -113,7 +113,7 @@ func (f *alertsFlags) filter() (*pb.AlertFilter, error) {
 		name := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(t), "-", "_"))
 		v, ok := pb.AlertType_value[name]
 		if !ok || v == 0 {
-			return nil, fmt.Errorf("--type %q: want ORIGIN_HIJACK, SUBPREFIX_HIJACK, PATH_HIJACK or ROUTE_LEAK", t)
+			return nil, fmt.Errorf("--type %q: want ORIGIN_HIJACK, SUBPREFIX_HIJACK, PATH_HIJACK, ROUTE_LEAK or BOGON_ORIGIN", t)
 		}
 		out.Types = append(out.Types, pb.AlertType(v))
 	}

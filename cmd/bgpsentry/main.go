@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 )
@@ -55,6 +56,19 @@ Commands:
 }
 
 func main() {
+	// BGPSENTRY_CPUPROFILE=FILE writes a CPU profile of the whole run
+	// (go tool pprof FILE), for the performance work.
+	if f := os.Getenv("BGPSENTRY_CPUPROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			if pprof.StartCPUProfile(out) == nil {
+				code := run(os.Args[1:], os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				out.Close()
+				os.Exit(code)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bgpsentry: BGPSENTRY_CPUPROFILE=%s: cannot write the profile\n", f)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -93,3 +93,23 @@ func TestScoreYouTube2008(t *testing.T) {
 		t.Fatalf("the hijack of 208.65.153.0/24 by AS17557 was not reported; %d events", len(evs))
 	}
 }
+
+// TestScoreBogonOrigin2022: in RIS rrc23 of 2022-04-21 02:00, AS65551 (a
+// reserved ASN, RFC 5398 documentation range) originates 103.109.236.0/24
+// behind AS137464: a true finding the bogon-origin rule reports.
+func TestScoreBogonOrigin2022(t *testing.T) {
+	f := shared(t, "mrt/jwbensley-dnas/rrc23.updates.20220421.0200.gz")
+	out := filepath.Join(t.TempDir(), "events.jsonl")
+	if code, _, e := runCmd("score", "--warmup", "2m", "-o", out, f); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var bogons []*pb.AlertEvent
+	for _, ev := range readEvents(t, out) {
+		if ev.Type == pb.AlertType_BOGON_ORIGIN {
+			bogons = append(bogons, ev)
+		}
+	}
+	if len(bogons) != 1 || bogons[0].Prefix != "103.109.236.0/24" || bogons[0].SuspectAsn != 65551 || bogons[0].PeerCount < 2 {
+		t.Errorf("bogon-origin events %v, want one for 103.109.236.0/24 by AS65551", bogons)
+	}
+}

@@ -389,6 +389,7 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 				reasons, _ := s.clf.Reasons(vec, k, 5)
 				s.ev.Add(c, v, reasons)
 			}
+			s.ev.Rules(c, vec)
 		}
 		s.ev.Route(&u)
 		s.cur = nil

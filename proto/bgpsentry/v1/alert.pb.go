@@ -42,6 +42,11 @@ const (
 	AlertType_PATH_HIJACK AlertType = 3
 	// A route passed on against the valley-free rule (RFC 7908 types 1-4).
 	AlertType_ROUTE_LEAK AlertType = 4
+	// A rule, not the model: a public prefix originated by a bogon ASN
+	// (private, reserved, documentation, AS_TRANS: RFC 6996, 7300, 5398,
+	// 6793), which must not appear in the global table. Suspect = the
+	// origin; the AS before it in the path is the one that let it out.
+	AlertType_BOGON_ORIGIN AlertType = 5
 )
 
 // Enum value maps for AlertType.
@@ -52,6 +57,7 @@ var (
 		2: "SUBPREFIX_HIJACK",
 		3: "PATH_HIJACK",
 		4: "ROUTE_LEAK",
+		5: "BOGON_ORIGIN",
 	}
 	AlertType_value = map[string]int32{
 		"ALERT_TYPE_UNSPECIFIED": 0,
@@ -59,6 +65,7 @@ var (
 		"SUBPREFIX_HIJACK":       2,
 		"PATH_HIJACK":            3,
 		"ROUTE_LEAK":             4,
+		"BOGON_ORIGIN":           5,
 	}
 )
 
@@ -458,14 +465,15 @@ const file_bgpsentry_v1_alert_proto_rawDesc = "" +
 	"resolution\x18\x13 \x01(\tR\n" +
 	"resolution\x12\x1d\n" +
 	"\n" +
-	"origin_asn\x18\x14 \x01(\rR\toriginAsn*q\n" +
+	"origin_asn\x18\x14 \x01(\rR\toriginAsn*\x83\x01\n" +
 	"\tAlertType\x12\x1a\n" +
 	"\x16ALERT_TYPE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rORIGIN_HIJACK\x10\x01\x12\x14\n" +
 	"\x10SUBPREFIX_HIJACK\x10\x02\x12\x0f\n" +
 	"\vPATH_HIJACK\x10\x03\x12\x0e\n" +
 	"\n" +
-	"ROUTE_LEAK\x10\x04*M\n" +
+	"ROUTE_LEAK\x10\x04\x12\x10\n" +
+	"\fBOGON_ORIGIN\x10\x05*M\n" +
 	"\n" +
 	"AlertState\x12\x1b\n" +
 	"\x17ALERT_STATE_UNSPECIFIED\x10\x00\x12\b\n" +
