@@ -147,7 +147,8 @@ func startLab(t *testing.T) *lab {
 	t.Cleanup(func() { cc.Close() })
 	l.client = pb.NewAlertServiceClient(cc)
 	waitFor(t, "the background replay to be processed", 30*time.Second, func() bool {
-		return strings.Contains(l.srv.stderr.String(), "replay finished") && l.drained(t)
+		return strings.Contains(l.srv.stderr.String(), "replay finished") && l.drained(t) &&
+			metricValue(scrape(t, l.metrics), "bgpsentry_updates_received_total", `source="replay"`) == rrc06Updates
 	})
 	l.all = subscribe(t, l.client, nil)
 
@@ -238,8 +239,7 @@ func (l *lab) announceOne(t *testing.T, withdraw bool, prefix string, pathFrom69
 func (l *lab) classify(t *testing.T, prefix string, pathFrom6939 []uint32) string {
 	t.Helper()
 	path := append([]uint32{vantageA}, pathFrom6939...)
-	upd := routeUpdate(t, prefix, path)
-	v, err := l.client.Classify(context.Background(), &pb.ClassifyRequest{Update: upd})
+	v, err := l.client.Classify(context.Background(), &pb.ClassifyRequest{Update: routeUpdate(prefix, peertest.Lo2, path)})
 	if err != nil {
 		t.Fatalf("Classify %s: %v", prefix, err)
 	}
@@ -336,14 +336,14 @@ func describe(es []*pb.AlertEvent) string {
 	return b.String()
 }
 
-// routeUpdate is ExaBGP A's announcement of prefix, for Classify.
-func routeUpdate(t *testing.T, prefix string, path []uint32) *pb.Update {
-	t.Helper()
-	p := netip.MustParsePrefix(prefix)
+// routeUpdate is a lab router's announcement of prefix (path starts with
+// the router's AS), for Classify.
+func routeUpdate(prefix, peer string, path []uint32) *pb.Update {
+	p, a := netip.MustParsePrefix(prefix), netip.MustParseAddr(peer)
 	return &pb.Update{
 		TimeUnixNs: time.Now().UnixNano(), Source: "speaker", Kind: pb.Kind_KIND_ANNOUNCE,
-		PeerAddr: []byte{127, 0, 0, 2}, PeerAsn: path[0], PrefixAddr: p.Addr().AsSlice(), PrefixLen: uint32(p.Bits()),
-		Attrs: &pb.Attrs{AsPath: []*pb.Segment{{Type: pb.Segment_TYPE_AS_SEQUENCE, Asns: path}}, NextHop: []byte{127, 0, 0, 2}},
+		PeerAddr: a.AsSlice(), PeerAsn: path[0], PrefixAddr: p.Addr().AsSlice(), PrefixLen: uint32(p.Bits()),
+		Attrs: &pb.Attrs{AsPath: []*pb.Segment{{Type: pb.Segment_TYPE_AS_SEQUENCE, Asns: path}}, NextHop: a.AsSlice()},
 	}
 }
 
@@ -384,6 +384,23 @@ func TestServePeers(t *testing.T) {
 		if n := metricValue(m, "bgpsentry_verdicts_flagged_total"); n > 0 {
 			t.Errorf("%v plain announcements flagged by the model", n)
 		}
+		// The gate need not score a route it already knows; the model,
+		// asked anyway, finds every plain route benign.
+		for _, r := range []struct {
+			peer   string
+			asn    uint32
+			routes []labRoute
+		}{{peertest.Lo4, 2914, birdLive}, {peertest.Lo6, 25152, gobgpdLive}} {
+			for _, rt := range r.routes {
+				v, err := l.client.Classify(context.Background(), &pb.ClassifyRequest{Update: routeUpdate(rt.prefix, r.peer, append([]uint32{r.asn}, rt.path...))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.GetPredictedClass() != "benign" || v.GetConfidence() < 0.9 {
+					t.Errorf("Classify of the plain route %s from %s: %s %.3f", rt.prefix, r.peer, v.GetPredictedClass(), v.GetConfidence())
+				}
+			}
+		}
 	})
 
 	// A sub-prefix hijack: AS39913 originates 105.96.2.0/24, inside
@@ -392,7 +409,11 @@ func TestServePeers(t *testing.T) {
 	hijackPath := []uint32{6939, 13237, 29252, hijacker}
 	t.Run("sub-prefix hijack: filtered subscribers, OPEN then RESOLVED", func(t *testing.T) {
 		t.Log(l.classify(t, hijacked, hijackPath))
+		// The victim's operator watches its /22 and anything inside; a
+		// second subscriber watches the hijacked /24 exactly; a third,
+		// another network's prefixes.
 		watcher := subscribe(t, l.client, &pb.AlertFilter{CoveringPrefixes: []string{victim}})
+		exact := subscribe(t, l.client, &pb.AlertFilter{Prefixes: []string{hijacked}})
 		other := subscribe(t, l.client, &pb.AlertFilter{CoveringPrefixes: []string{"154.70.0.0/16"}})
 		from := len(l.all.snapshot())
 		l.announce(t, false, []string{hijacked}, hijackPath)
@@ -405,7 +426,9 @@ func TestServePeers(t *testing.T) {
 			t.Errorf("hijack event:\n%s", describe([]*pb.AlertEvent{open}))
 		}
 		t.Logf("OPEN:\n%s", describe([]*pb.AlertEvent{open}))
-		l.all.wait(t, "the OPEN event on the unfiltered stream", from, 10*time.Second, func(e *pb.AlertEvent) bool { return e.GetId() == open.GetId() })
+		sameOpen := func(e *pb.AlertEvent) bool { return e.GetId() == open.GetId() && e.GetState() == pb.AlertState_OPEN }
+		exact.wait(t, "the OPEN event at the subscriber of "+hijacked, 0, 10*time.Second, sameOpen)
+		l.all.wait(t, "the OPEN event on the unfiltered stream", from, 10*time.Second, sameOpen)
 		waitFor(t, "the OPEN event on stdout", 10*time.Second, func() bool {
 			return slices.ContainsFunc(l.stdoutEvents(t), func(e *pb.AlertEvent) bool {
 				return e.GetId() == open.GetId() && e.GetState() == pb.AlertState_OPEN
@@ -428,6 +451,9 @@ func TestServePeers(t *testing.T) {
 		if resolved.GetId() != open.GetId() || resolved.GetResolution() != "withdrawn" || resolved.GetSequence() <= open.GetSequence() {
 			t.Errorf("resolution:\n%s", describe([]*pb.AlertEvent{resolved}))
 		}
+		exact.wait(t, "RESOLVED at the subscriber of "+hijacked, 0, 10*time.Second, func(e *pb.AlertEvent) bool {
+			return e.GetId() == open.GetId() && e.GetState() == pb.AlertState_RESOLVED
+		})
 		if es := other.snapshot(); len(es) > 0 {
 			t.Errorf("the subscriber of 154.70.0.0/16 received:\n%s", describe(es))
 		}
