@@ -105,7 +105,7 @@ func birdRoutes(rs []labRoute) []peertest.BirdRoute {
 // startLab starts gobgpd, serve (replaying the background), then BIRD and
 // the two ExaBGP routers, and returns once every session is up and every
 // table transfer processed.
-func startLab(t *testing.T) *lab {
+func startLab(t testing.TB) *lab {
 	t.Helper()
 	for _, tool := range [][2]string{{"bird", "bird2"}, {"birdc", "bird2"}, {"exabgp", "exabgp"}, {"gobgpd", "gobgpd"}, {"gobgp", "gobgpd"}} {
 		peertest.NeedTool(t, tool[0], tool[1])
@@ -174,7 +174,7 @@ func startLab(t *testing.T) *lab {
 
 // drained: every update read from a source has been processed (events
 // are emitted on the classifier loop, so they are out too).
-func (l *lab) drained(t *testing.T) bool {
+func (l *lab) drained(t testing.TB) bool {
 	m := scrape(t, l.metrics)
 	rec := metricValue(m, "bgpsentry_updates_received_total")
 	return rec > 0 && metricValue(m, "bgpsentry_updates_processed_total") == rec && metricValue(m, "bgpsentry_bus_queued") == 0
@@ -182,19 +182,19 @@ func (l *lab) drained(t *testing.T) bool {
 
 // waitProcessed waits until the speaker has delivered at least n more
 // updates than at mark and all of them are processed.
-func (l *lab) waitProcessed(t *testing.T, what string, mark, n float64) {
+func (l *lab) waitProcessed(t testing.TB, what string, mark, n float64) {
 	t.Helper()
 	waitFor(t, what, 30*time.Second, func() bool {
 		return metricValue(scrape(t, l.metrics), "bgpsentry_updates_received_total", `source="speaker"`) >= mark+n && l.drained(t)
 	})
 }
 
-func (l *lab) speakerReceived(t *testing.T) float64 {
+func (l *lab) speakerReceived(t testing.TB) float64 {
 	return metricValue(scrape(t, l.metrics), "bgpsentry_updates_received_total", `source="speaker"`)
 }
 
 // stdoutEvents parses serve's JSON Lines.
-func (l *lab) stdoutEvents(t *testing.T) []*pb.AlertEvent {
+func (l *lab) stdoutEvents(t testing.TB) []*pb.AlertEvent {
 	t.Helper()
 	var out []*pb.AlertEvent
 	for _, line := range strings.Split(strings.TrimSpace(l.srv.stdout.String()), "\n") {
@@ -213,14 +213,14 @@ func (l *lab) stdoutEvents(t *testing.T) []*pb.AlertEvent {
 // announce has both ExaBGP routers announce (or withdraw) routes whose
 // path after their own AS is pathFrom6939 (ExaBGP sends the path as
 // given, so it starts with the router's AS).
-func (l *lab) announce(t *testing.T, withdraw bool, prefixes []string, pathFrom6939 []uint32) {
+func (l *lab) announce(t testing.TB, withdraw bool, prefixes []string, pathFrom6939 []uint32) {
 	t.Helper()
 	for _, p := range prefixes {
 		l.announceOne(t, withdraw, p, pathFrom6939)
 	}
 }
 
-func (l *lab) announceOne(t *testing.T, withdraw bool, prefix string, pathFrom6939 []uint32) {
+func (l *lab) announceOne(t testing.TB, withdraw bool, prefix string, pathFrom6939 []uint32) {
 	t.Helper()
 	for _, r := range []struct {
 		exa *peertest.Exabgp
@@ -236,7 +236,7 @@ func (l *lab) announceOne(t *testing.T, withdraw bool, prefix string, pathFrom69
 
 // classify asks the live state what the model makes of ExaBGP A's route,
 // for the log (read-only: the state does not learn it).
-func (l *lab) classify(t *testing.T, prefix string, pathFrom6939 []uint32) string {
+func (l *lab) classify(t testing.TB, prefix string, pathFrom6939 []uint32) string {
 	t.Helper()
 	path := append([]uint32{vantageA}, pathFrom6939...)
 	v, err := l.client.Classify(context.Background(), &pb.ClassifyRequest{Update: routeUpdate(prefix, peertest.Lo2, path)})
@@ -259,6 +259,7 @@ func (l *lab) classify(t *testing.T, prefix string, pathFrom6939 []uint32) strin
 type subscription struct {
 	mu     sync.Mutex
 	events []*pb.AlertEvent
+	at     []time.Time // when each event was received
 	err    error
 	cancel context.CancelFunc
 }
@@ -267,7 +268,7 @@ type subscription struct {
 // matches, then the live ones): the client has its stream before the
 // server has registered it, so "from now on" could miss an event
 // published in between.
-func subscribe(t *testing.T, client pb.AlertServiceClient, f *pb.AlertFilter) *subscription {
+func subscribe(t testing.TB, client pb.AlertServiceClient, f *pb.AlertFilter) *subscription {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	since := uint64(0)
@@ -289,6 +290,7 @@ func subscribe(t *testing.T, client pb.AlertServiceClient, f *pb.AlertFilter) *s
 				return
 			}
 			s.events = append(s.events, e)
+			s.at = append(s.at, time.Now())
 			s.mu.Unlock()
 		}
 	}()
@@ -307,7 +309,7 @@ func (s *subscription) snapshot() []*pb.AlertEvent {
 
 // wait returns the first event from index from on that matches, or fails
 // the test after timeout.
-func (s *subscription) wait(t *testing.T, what string, from int, timeout time.Duration, match func(*pb.AlertEvent) bool) *pb.AlertEvent {
+func (s *subscription) wait(t testing.TB, what string, from int, timeout time.Duration, match func(*pb.AlertEvent) bool) *pb.AlertEvent {
 	t.Helper()
 	var found *pb.AlertEvent
 	waitFor(t, what, timeout, func() bool {
@@ -494,7 +496,7 @@ func TestServePeers(t *testing.T) {
 // come; without, no event at all is the model missing the attack, which
 // the test reports with the model's verdict. Then it withdraws the routes,
 // which resolves an opened alert.
-func (l *lab) expectWave(t *testing.T, prefixes []string, path []uint32, typ pb.AlertType, prefix string, suspect uint32, required bool, verdict string) {
+func (l *lab) expectWave(t testing.TB, prefixes []string, path []uint32, typ pb.AlertType, prefix string, suspect uint32, required bool, verdict string) {
 	t.Helper()
 	from := len(l.all.snapshot())
 	m0 := scrape(t, l.metrics)
