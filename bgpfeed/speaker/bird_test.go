@@ -1,9 +1,7 @@
 package speaker
 
 import (
-	"fmt"
 	"net/netip"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,64 +9,24 @@ import (
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/speaker/peertest"
 )
 
-// bird is a BIRD 2 router on one loopback address.
-type bird struct {
-	*daemon
-	birdc string
-	sock  string
-	conf  string
-}
-
-type birdConf struct {
-	RouterID, Local, Speaker string
-	LocalPort, SpeakerPort   int
-	ASN, SpeakerASN          uint32
-	Index                    int // distinguishes IPv6 next hops
-	Password                 string
-}
+// bird is a BIRD 2 router on one loopback address, with the routes of
+// testdata/peers/bird.conf.tmpl.
+type bird struct{ *peertest.Bird }
 
 func startBird(t testing.TB, s *Speaker, local netip.Addr, asn uint32, password string) *bird {
 	t.Helper()
-	exe := needTool(t, "bird", "bird2")
-	birdc := needTool(t, "birdc", "bird2")
-	dir := t.TempDir()
-	c := birdConf{
+	return &bird{peertest.StartBird(t, "bird.conf.tmpl", peertest.BirdConf{
 		RouterID: local.String(), Local: local.String(), Speaker: s.Addr().Addr().String(),
-		LocalPort: freePort(t, local.String()), SpeakerPort: int(s.Addr().Port()),
-		ASN: asn, SpeakerASN: s.cfg.ASN, Index: int(local.As4()[3]), Password: password,
-	}
-	conf := render(t, "bird.conf.tmpl", dir, "bird.conf", c)
-	sock := filepath.Join(dir, "bird.ctl")
-	d := startDaemon(t, "bird", nil, exe, "-c", conf, "-s", sock, "-P", filepath.Join(dir, "bird.pid"), "-f")
-	b := &bird{daemon: d, birdc: birdc, sock: sock, conf: conf}
-	eventually(t, 10*time.Second, "BIRD control socket", func() error {
-		if d.exited() {
-			t.Fatalf("bird exited: %v", d.err)
-		}
-		_, err := b.ctl("show status")
-		return err
-	})
-	return b
-}
-
-// ctl runs one birdc command.
-func (b *bird) ctl(cmd string) (string, error) {
-	out, err := runErr(append([]string{b.birdc, "-s", b.sock}, strings.Fields(cmd)...)...)
-	if err == nil && strings.Contains(out, "syntax error") {
-		err = fmt.Errorf("birdc %s: %s", cmd, out)
-	}
-	return out, err
+		SpeakerPort: int(s.Addr().Port()), ASN: asn, SpeakerASN: s.cfg.ASN, Index: int(local.As4()[3]), Password: password,
+	})}
 }
 
 func (b *bird) mustCtl(t testing.TB, cmd string) string {
 	t.Helper()
-	out, err := b.ctl(cmd)
-	if err != nil {
-		t.Fatalf("birdc %s: %v\n%s", cmd, err, out)
-	}
-	return out
+	return b.MustCtl(t, cmd)
 }
 
 var birdRoutes = regexp.MustCompile(`Routes:\s+(\d+) imported, (?:\d+ filtered, )?(\d+) exported`)
@@ -175,7 +133,7 @@ func TestBirdSessionReset(t *testing.T) {
 	waitPeer(t, s, lo5, "end of the first table transfer", func(p PeerStats) bool { return p.TableTransfer == 0 })
 
 	m := f.mark()
-	b.kill()
+	b.Kill()
 	got := f.waitFor(t, m, 2*routeTimeout, "session down after the crash, and 3 withdrawals", func(us []bgpfeed.Update) bool {
 		return count(us, isDown(lo5)) == 1 && count(us, func(u bgpfeed.Update) bool { return u.Kind == bgpfeed.KindWithdraw }) == 3
 	})

@@ -7,39 +7,16 @@ import (
 	"testing"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/speaker/peertest"
 )
-
-type exabgpConf struct {
-	RouterID, Local, Speaker string
-	SpeakerPort              int
-	ASN, SpeakerASN          uint32
-	Index                    int
-	Script                   string
-}
-
-// exabgpEnv runs ExaBGP as root without dropping privileges, without the
-// CLI pipes (it would create them under /run) and without listening.
-var exabgpEnv = []string{
-	"exabgp.daemon.user=root",
-	"exabgp.daemon.drop=false",
-	"exabgp.daemon.daemonize=false",
-	"exabgp.tcp.bind=",
-	"exabgp.api.cli=false",
-	"exabgp.log.destination=stdout",
-	"exabgp.log.level=INFO",
-}
 
 func startExabgp(t testing.TB, s *Speaker, local netip.Addr, asn uint32) *daemon {
 	t.Helper()
-	exe := needTool(t, "exabgp", "exabgp")
-	dir := t.TempDir()
-	c := exabgpConf{
+	return peertest.StartExabgp(t, "exabgp.conf.tmpl", peertest.ExabgpConf{
 		RouterID: local.String(), Local: local.String(), Speaker: s.Addr().Addr().String(),
 		SpeakerPort: int(s.Addr().Port()), ASN: asn, SpeakerASN: s.cfg.ASN, Index: int(local.As4()[3]),
-		Script: fmt.Sprintf("%s %d", filepath.Join(peersDir(t), "exabgp-announce.sh"), asn),
-	}
-	conf := render(t, "exabgp.conf.tmpl", dir, "exabgp.conf", c)
-	return startDaemon(t, "exabgp", exabgpEnv, exe, conf)
+		Script: fmt.Sprintf("%s %d", filepath.Join(peertest.PeersDir(), "exabgp-announce.sh"), asn),
+	})
 }
 
 // TestExabgp: ExaBGP announces from its configuration a more-specific of

@@ -3,63 +3,30 @@ package speaker
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/speaker/peertest"
 )
 
 // gobgpd is a gobgpd router controlled through the gobgp CLI on a
 // loopback API port.
-type gobgpd struct {
-	*daemon
-	api     int
-	speaker string // the speaker's address as gobgpd names the neighbour
-}
+type gobgpd struct{ *peertest.Gobgpd }
 
-type gobgpdConf struct {
-	ASN, SpeakerASN            uint32
-	RouterID, Local, Speaker   string
-	Port, SpeakerPort, APIPort int
-	Passive                    bool
-	Password                   string
-	AddPathSend                int
-}
+type gobgpdConf = peertest.GobgpdConf
 
 func startGobgpd(t testing.TB, c gobgpdConf) *gobgpd {
 	t.Helper()
-	exe := needTool(t, "gobgpd", "gobgpd")
-	needTool(t, "gobgp", "gobgpd")
-	if c.APIPort == 0 {
-		c.APIPort = freePort(t, "127.0.0.1")
-	}
-	if c.Port == 0 {
-		c.Port = freePort(t, c.Local)
-	}
-	conf := render(t, "gobgpd.toml.tmpl", t.TempDir(), "gobgpd.toml", c)
-	d := startDaemon(t, "gobgpd", nil, exe, "-f", conf, "-t", "toml", "-p", "-l", "info",
-		"--api-hosts", fmt.Sprintf("127.0.0.1:%d", c.APIPort), "--pprof-disable")
-	g := &gobgpd{daemon: d, api: c.APIPort, speaker: c.Speaker}
-	eventually(t, 15*time.Second, "gobgpd API", func() error {
-		if d.exited() {
-			t.Fatalf("gobgpd exited: %v", d.err)
-		}
-		_, err := runErr(g.cli("global")...)
-		return err
-	})
-	return g
+	return &gobgpd{peertest.StartGobgpd(t, c)}
 }
 
-func (g *gobgpd) cli(args ...string) []string {
-	return append([]string{"gobgp", "-u", "127.0.0.1", "-p", strconv.Itoa(g.api)}, args...)
-}
+func (g *gobgpd) cli(args ...string) []string { return g.CLI(args...) }
 
 func (g *gobgpd) do(t testing.TB, args string) string {
 	t.Helper()
-	return run(t, g.cli(strings.Fields(args)...)...)
+	return g.Do(t, args)
 }
 
 // adj counts the paths in gobgpd's adj-RIB-in or -out for the speaker.
@@ -67,12 +34,12 @@ func (g *gobgpd) adj(t testing.TB, table string) int {
 	t.Helper()
 	n := 0
 	for _, fam := range []string{"ipv4", "ipv6"} {
-		out, err := runErr(g.cli("-j", "neighbor", g.speaker, table, "-a", fam)...)
+		out, err := runErr(g.cli("-j", "neighbor", g.Speaker, table, "-a", fam)...)
 		if err != nil {
 			if strings.Contains(out, "Network not in table") {
 				continue
 			}
-			t.Fatalf("gobgp neighbor %s %s -a %s: %v\n%s", g.speaker, table, fam, err, out)
+			t.Fatalf("gobgp neighbor %s %s -a %s: %v\n%s", g.Speaker, table, fam, err, out)
 		}
 		var dsts map[string][]json.RawMessage
 		if s := strings.TrimSpace(out); s == "" || s == "null" || s == "{}" || s == "[]" {

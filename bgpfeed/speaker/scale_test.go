@@ -170,7 +170,7 @@ func TestFullTableScale(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 			defer cancel()
-			errs[i] = injectMRT(ctx, fmt.Sprintf("127.0.0.1:%d", p.g.api), p.file)
+			errs[i] = injectMRT(ctx, fmt.Sprintf("127.0.0.1:%d", p.g.API), p.file)
 		}()
 	}
 	wg.Wait()
