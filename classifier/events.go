@@ -65,6 +65,10 @@ type alert struct {
 	lastChange time.Time
 	lastEmit   time.Time
 	emittedCnt uint32 // peer count at the last emitted event
+	// prior is the most peers that carried the offending route before
+	// a scored announcement of this alert (the state knows them, though
+	// their own verdicts may have been below the thresholds).
+	prior int
 }
 
 // Eventer groups scored announcements into alerts and emits AlertEvents.
@@ -194,6 +198,9 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 		return
 	}
 	a := e.alertFor(k, c)
+	if k != RouteLeak && k != PathHijack && c.PeersWithOrigin > a.prior {
+		a.prior = c.PeersWithOrigin
+	}
 	if v.Class == k {
 		a.strong = true
 	} else {
@@ -269,6 +276,7 @@ func (e *Eventer) Rules(c *features.Candidate, vec []float64) bool {
 	e.advance(c.Update.Time)
 	a := e.alertFor(BogonOrigin, c)
 	a.strong = true
+	a.prior = max(a.prior, c.PeersWithOrigin)
 	if a.ev.Confidence < 1 {
 		a.ev.Confidence = 1
 		a.ev.Reasons = []*pb.Reason{{Feature: features.Names[features.FOriginBogon], Value: 1}}
@@ -290,7 +298,9 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	pn := peerName(u)
 	a.peers[pn] = struct{}{}
 	a.holders[holder{pn, u.Prefix, u.PathID}] = struct{}{}
-	a.ev.PeerCount = uint32(len(a.peers))
+	// The peers that carry it: those that joined, or those the state saw
+	// carrying the route before, whichever is more.
+	a.ev.PeerCount = uint32(max(len(a.peers), a.prior+1))
 	a.ev.Announcements++
 	a.ev.LastSeen = timestamppb.New(u.Time)
 	a.lastChange = u.Time
@@ -305,7 +315,7 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 		}
 	}
 	switch {
-	case !a.opened && (a.strong && len(a.peers) >= e.cfg.MinPeers || a.key.typ.weakOpens() && len(a.weakPeers) >= e.cfg.MinWeakPeers) &&
+	case !a.opened && (a.strong && int(a.ev.PeerCount) >= e.cfg.MinPeers || a.key.typ.weakOpens() && len(a.weakPeers) >= e.cfg.MinWeakPeers) &&
 		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
 		a.opened = true
 		e.Opened++

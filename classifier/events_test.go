@@ -219,3 +219,23 @@ func TestBogonOriginRule(t *testing.T) {
 		t.Errorf("event %v", ev)
 	}
 }
+
+// TestPriorCarriers: a hijack whose first vantage point's verdict was
+// under the threshold opens on the second peer's strong verdict, because
+// the state says the first peer carries the route (PeersWithOrigin); one
+// peer re-announcing alone does not.
+func TestPriorCarriers(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	c := cand(upd(0, 1, "10.0.0.0/16", 1, 666), 100)
+	e.Add(c, verdict(OriginHijack, 0.99), nil)
+	if len(r.evs) != 0 {
+		t.Fatalf("opened with one peer: %v", r.evs)
+	}
+	c = cand(upd(time.Second, 2, "10.9.0.0/16", 2, 666), 100)
+	c.PeersWithOrigin = 1 // peer 1 carries it: its own verdict was benign
+	e.Add(c, verdict(OriginHijack, 0.99), nil)
+	if len(r.evs) != 1 || r.evs[0].PeerCount != 2 {
+		t.Fatalf("events %v, want an OPEN with 2 peers", r.evs)
+	}
+}

@@ -27,6 +27,11 @@ type Candidate struct {
 	NewLinkAS uint32
 	Leak      asrel.Leak
 	Leaker    uint32 // the leaking AS when Leak.Type != NoLeak
+	// PeersWithOrigin is how many other peer routes carried this prefix
+	// from this origin before the announcement (peers_seeing_origin
+	// without the announcing peer's own route): vantage points the
+	// offending route had reached already.
+	PeersWithOrigin int
 }
 
 // pathFacts are per-path facts that depend only on the path and the
@@ -424,10 +429,14 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 			o := r.path.Origin()
 			nowOrigins[o] = true
 			vec[FPeersSeeingPrefix]++
+			own := r.peer == id && r.pathID == u.PathID
 			if o == origin {
 				vec[FPeersSeeingOrigin]++
+				if !own {
+					c.PeersWithOrigin++
+				}
 			}
-			if r.peer == id && r.pathID == u.PathID {
+			if own {
 				prev = r
 			}
 		}
