@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"score":     {"batch-score MRT archives: hijack and route-leak alert events as JSON Lines", runScore},
 	"featurize": {"write training rows: the feature vector of every scored announcement, with labels", runFeaturize},
 	"inject":    {"inject synthetic hijacks, leaks and benign look-alikes into real MRT updates, with labels", runInject},
+	"replay":    {"publish the updates of MRT archives to Kafka, as fast as possible or paced by their timestamps (--speed)", runReplay},
 	"alerts":    {"print the alert events of a bgpsentry server as they arrive (gRPC), or the recent ones (--once)", runAlerts},
 }
 
