@@ -109,7 +109,7 @@ flag value).`, stderr)
 	}
 	defer p.Close()
 
-	rp := &replayer{cfg: replayConfig{Speed: speed, MaxGap: *maxGap, Batch: *batch, FlushTimeout: kf.DialTimeout}}
+	rp := &replayer{cfg: replayerConfig{Speed: speed, MaxGap: *maxGap, Batch: *batch, FlushTimeout: kf.DialTimeout}}
 	bar := startProgress(stderr, func() (int64, int64, string) {
 		d, t := r.Progress()
 		status := fmt.Sprintf("%d updates published", rp.published.Load())
@@ -172,8 +172,8 @@ func parseSpeed(s string) (float64, error) {
 	return v, nil
 }
 
-// replayConfig configures a replayer.
-type replayConfig struct {
+// replayerConfig configures a replayer (serve's replay section is replayConfig).
+type replayerConfig struct {
 	Speed  float64       // 0: as fast as possible; N: N times real time
 	MaxGap time.Duration // with Speed: longest single wait (0 = no cap)
 	Batch  int           // updates per Write
@@ -188,7 +188,7 @@ type replayConfig struct {
 // replayer moves Updates from a Source to a Sink, paced or not. Its
 // counters may be read while it runs.
 type replayer struct {
-	cfg replayConfig
+	cfg replayerConfig
 
 	read, published     atomic.Int64
 	ann, wd, states     atomic.Int64 // published, by kind
