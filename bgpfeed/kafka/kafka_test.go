@@ -142,6 +142,7 @@ func TestGroupSplitsPartitions(t *testing.T) {
 	as := waitAssigned(t, ctx, partitions, a, b)
 	t.Logf("assignments: %+v", as)
 
+	produced := time.Now()
 	produce(t, ctx, p, us, 500)
 	want := int(p.Stats().Records)
 
@@ -203,6 +204,10 @@ func TestGroupSplitsPartitions(t *testing.T) {
 			t.Errorf("record %d/%d received twice", r.Partition, r.Offset)
 		}
 		seen[k] = true
+		// Record.Time is the producer's timestamp (CreateTime).
+		if r.Time.Before(produced.Add(-time.Minute)) || r.Time.After(time.Now().Add(time.Minute)) {
+			t.Errorf("record %d/%d has time %v, produced at %v", r.Partition, r.Offset, r.Time, produced)
+		}
 	}
 	if len(seen) != want {
 		t.Errorf("received %d distinct records, want %d", len(seen), want)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -49,7 +50,9 @@ type service struct {
 	// cur is the update being processed (the emit callback runs inside
 	// Add and Route on the consumer goroutine).
 	cur     *bgpfeed.Update
+	curRec  *kafka.Record // the Kafka record of cur (zero without Kafka)
 	emitErr error
+	audit   *auditLog // --kafka.audit
 	// restoredSeq is the last event sequence of the restored snapshot.
 	restoredSeq uint64
 }
@@ -273,6 +276,17 @@ func (s *service) run(ctx context.Context) (err error) {
 			if consumer, err = kafka.NewConsumer(ctx, ccfg); err != nil {
 				return err
 			}
+			if cfg.Kafka.Audit != "" {
+				if s.audit, err = openAudit(cfg.Kafka.Audit); err != nil {
+					consumer.Close()
+					return err
+				}
+				defer func() {
+					if err := s.audit.close(); err != nil {
+						log.Error("Kafka audit", "err", err)
+					}
+				}()
+			}
 			stops = append(stops, func() { consumer.Close() })
 			log.Info("Kafka updates consumer", "topic", kf.UpdatesTopic, "group", kf.Group)
 			src = consumer
@@ -349,13 +363,30 @@ func (s *service) run(ctx context.Context) (err error) {
 
 // consume is the classifier loop: one goroutine, the only writer of the
 // state and the eventer.
-func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kafka.Consumer) error {
+//
+// With Kafka it commits the consumed offsets every commit interval, also
+// when the stream pauses, and at a clean stop: emit writes the events an
+// update causes to bgp.alerts synchronously, so every update returned
+// before a commit has its events written. When the loop ends on an error
+// (an event not written, a classifier failure) it does not commit: the
+// update being processed, and what came after the last commit, are read
+// again by whoever owns the partition next (at-least-once).
+func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kafka.Consumer) (err error) {
 	vec := make([]float64, features.NumFeatures)
 	var lastCommit time.Time
 	interval := s.cfg.Kafka.CommitInterval.D()
+	dirty := false // records processed since the last commit
 	commit := func() {
-		if consumer == nil {
+		lastCommit = time.Now()
+		if consumer == nil || !dirty {
 			return
+		}
+		// The audit lines go out before the offsets they cover are
+		// committed.
+		if s.audit != nil {
+			if err := s.audit.flush(); err != nil {
+				s.log.Error("Kafka audit", "err", err)
+			}
 		}
 		// Every update returned so far has its effects in the state and
 		// its events written (emit writes to Kafka synchronously).
@@ -363,12 +394,35 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 		defer c()
 		if err := consumer.Commit(cctx); err != nil {
 			s.log.Warn("Kafka commit", "err", err)
+			return
 		}
-		lastCommit = time.Now()
+		dirty = false
 	}
-	defer commit()
+	defer func() {
+		if err == nil {
+			commit()
+		}
+	}()
 	for {
-		u, err := src.Next(ctx)
+		var u bgpfeed.Update
+		var rec kafka.Record
+		if consumer != nil {
+			// Wait for a record at most until the next commit is due, so
+			// that a pause in the stream does not leave offsets uncommitted.
+			nctx, cancelNext := ctx, context.CancelFunc(func() {})
+			if dirty {
+				nctx, cancelNext = context.WithDeadline(ctx, lastCommit.Add(interval))
+			}
+			rec, err = consumer.NextRecord(nctx)
+			cancelNext()
+			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				commit()
+				continue
+			}
+			u = rec.Update
+		} else {
+			u, err = src.Next(ctx)
+		}
 		if err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) || errors.Is(err, kafka.ErrClosed) || ctx.Err() != nil {
 				return nil
@@ -387,21 +441,74 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			if k := v.Flagged(); k != classifier.Benign {
 				s.m.flagged.WithLabelValues(k.String()).Inc()
 				reasons, _ := s.clf.Reasons(vec, k, 5)
+				s.curRec = &rec
 				s.ev.Add(c, v, reasons)
 			}
 		}
+		s.curRec = &rec
 		s.ev.Route(&u)
-		s.cur = nil
+		s.cur, s.curRec = nil, nil
 		s.stMu.Unlock()
 		if s.emitErr != nil {
 			return s.emitErr
 		}
 		s.m.processed.Add(1)
 		s.m.updates.WithLabelValues(u.Kind.String()).Inc()
-		if consumer != nil && time.Since(lastCommit) >= interval {
-			commit()
+		if consumer != nil {
+			dirty = true
+			if !rec.Time.IsZero() {
+				s.m.kafkaLatency.Observe(time.Since(rec.Time).Seconds())
+			}
+			if s.audit != nil {
+				s.audit.record(rec.Partition, rec.Offset)
+			}
+			if time.Since(lastCommit) >= interval {
+				commit()
+			}
 		}
 	}
+}
+
+// auditLog is --kafka.audit: one line "partition offset" per record the
+// classifier processed, appended; flushed (and synced) before every offset
+// commit, so that the file holds at least every committed record this
+// process processed. A testing and auditing aid: the union of the files of
+// a group's members must cover every offset of the topic.
+type auditLog struct {
+	f   *os.File
+	w   *bufio.Writer
+	buf []byte
+}
+
+func openAudit(path string) (*auditLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.audit: %w", err)
+	}
+	return &auditLog{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (a *auditLog) record(partition int, offset int64) {
+	a.buf = strconv.AppendInt(a.buf[:0], int64(partition), 10)
+	a.buf = append(a.buf, ' ')
+	a.buf = strconv.AppendInt(a.buf, offset, 10)
+	a.buf = append(a.buf, '\n')
+	a.w.Write(a.buf)
+}
+
+func (a *auditLog) flush() error {
+	if err := a.w.Flush(); err != nil {
+		return err
+	}
+	return a.f.Sync()
+}
+
+func (a *auditLog) close() error {
+	err := a.flush()
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // emit sends one event to every sink; it runs on the consumer goroutine.
@@ -411,6 +518,11 @@ func (s *service) emit(ctx context.Context, e *pb.AlertEvent) {
 		s.m.latency.Observe(time.Since(u.Time).Seconds())
 	}
 	if s.alertsKW != nil {
+		defer func() {
+			if r := s.curRec; r != nil && !r.Time.IsZero() && s.emitErr == nil {
+				s.m.kafkaEventLatency.Observe(time.Since(r.Time).Seconds())
+			}
+		}()
 		// At-least-once: the offsets of the updates behind this event are
 		// committed only after it is written, so keep trying.
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
