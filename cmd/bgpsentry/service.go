@@ -302,7 +302,17 @@ func (s *service) run(ctx context.Context) (err error) {
 			// Let the pipeline drain (the bus, and the Kafka round trip),
 			// then stop.
 			for ctx.Err() == nil {
-				if b.Stats().Len == 0 && (producer == nil || consumer == nil || s.m.processed.Load() >= s.m.forwarded.Load()) {
+				st := b.Stats()
+				drained := st.Len == 0
+				if producer != nil {
+					// Read from the bus is not yet acknowledged by Kafka:
+					// wait for the forwarder's last write.
+					drained = drained && uint64(s.m.forwarded.Load()) >= st.Written
+				}
+				if producer != nil && consumer != nil {
+					drained = drained && s.m.processed.Load() >= s.m.forwarded.Load()
+				}
+				if drained {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -431,6 +441,9 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 		}
 		s.stMu.Lock()
 		s.cur = &u
+		if consumer != nil {
+			s.ev.SetShard(rec.Partition)
+		}
 		if c := s.st.Observe(&u, vec); c != nil {
 			s.m.scored.Inc()
 			v, err := s.clf.Classify(vec)
