@@ -29,6 +29,7 @@ var replayProducerFlags = []struct{ name, usage string }{
 	{"kafka.replication", "replication factor of the updates topic when replay creates it"},
 	{"kafka.dial-timeout", "timeout of a connection to a Kafka broker; an unreachable broker is reported after it. Also how long Ctrl-C waits for the brokers to acknowledge what was already read"},
 	{"kafka.compression", ""},
+	{"kafka.write-retry", ""},
 }
 
 const replaySynopsis = "[flags] --kafka.brokers HOST:PORT[,...] FILE|DIR|GLOB..."
