@@ -87,7 +87,7 @@ func repoRoot() (string, error) {
 
 // needs skips in -short mode and when Kafka is to be skipped, and
 // returns the binary, building it the first time.
-func needs(t *testing.T) {
+func needs(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: these tests build bgpsentry and run it as several processes against a real Kafka broker (about a minute)")
@@ -146,7 +146,7 @@ func kafkaSkip(err error) string {
 }
 
 // shared returns the address of the broker the tests share.
-func shared(t *testing.T) string {
+func shared(t testing.TB) string {
 	t.Helper()
 	b := sharedBroker
 	b.once.Do(func() {
@@ -264,7 +264,7 @@ func testNames(t testing.TB) names {
 // createTopics creates both topics with `partitions` partitions: the
 // classifiers' consumers need the updates topic to exist before the
 // producer starts.
-func createTopics(t *testing.T, brokerAddr string, n names) {
+func createTopics(t testing.TB, brokerAddr string, n names) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -286,7 +286,7 @@ var (
 	scenarioErr  error
 )
 
-func scenario(t *testing.T) scenarioFiles {
+func scenario(t testing.TB) scenarioFiles {
 	t.Helper()
 	scenarioOnce.Do(func() {
 		dir := filepath.Join(tmpDir, "rrc06")
@@ -316,7 +316,7 @@ type proc struct {
 	audit   string // --kafka.audit file ("" when none)
 }
 
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	p := &proc{name: name, done: make(chan struct{}), stderr: filepath.Join(dir, name+".stderr")}
@@ -376,7 +376,7 @@ func tail(s string, n int) string {
 
 // wait waits up to timeout for the process to exit and fails unless it
 // exited with status 0.
-func (p *proc) wait(t *testing.T, timeout time.Duration) {
+func (p *proc) wait(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -390,7 +390,7 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) {
 
 // stop sends SIGTERM (a clean stop: the classifier commits what it
 // processed) and waits for a zero exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	if !p.exited() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -409,24 +409,32 @@ func (p *proc) kill9(t *testing.T) {
 
 // classifier starts `bgpsentry serve` as a classifier of group n.group,
 // with an audit file and a metrics endpoint.
-func classifier(t *testing.T, name, brokerAddr string, n names, sc scenarioFiles, extra ...string) *proc {
+func classifier(t testing.TB, name, brokerAddr string, n names, sc scenarioFiles) *proc {
 	t.Helper()
 	audit := filepath.Join(t.TempDir(), name+".audit")
+	p := startClassifier(t, name, brokerAddr, n, sc, "--kafka.audit", audit, "--kafka.commit-interval", "200ms")
+	p.audit = audit
+	return p
+}
+
+// startClassifier starts `bgpsentry serve` as a classifier of group
+// n.group with a metrics endpoint.
+func startClassifier(t testing.TB, name, brokerAddr string, n names, sc scenarioFiles, extra ...string) *proc {
+	t.Helper()
 	metrics := freeAddr(t)
 	args := []string{"serve",
 		"--kafka.brokers", brokerAddr, "--kafka.topic.updates", n.updates, "--kafka.topic.alerts", n.alerts,
-		"--kafka.group", n.group, "--kafka.partitions", strconv.Itoa(partitions),
-		"--kafka.session-timeout", "6s", "--kafka.commit-interval", "200ms", "--kafka.audit", audit,
+		"--kafka.group", n.group, "--kafka.partitions", strconv.Itoa(partitions), "--kafka.session-timeout", "6s",
 		"--bgp.listen", "", "--grpc.listen", "", "--metrics.listen", metrics, "--stdout=false",
 		"--asrel", asrel, "--rpki", sc.vrps, "--warmup", "1m", "--min-peers", "1",
 	}
 	p := start(t, name, append(args, extra...)...)
-	p.metrics, p.audit = metrics, audit
+	p.metrics = metrics
 	return p
 }
 
 // replay publishes files to n.updates with `bgpsentry replay`.
-func replay(t *testing.T, brokerAddr string, n names, speed string, files ...string) *proc {
+func replay(t testing.TB, brokerAddr string, n names, speed string, files ...string) *proc {
 	t.Helper()
 	args := []string{"replay", "--kafka.brokers", brokerAddr, "--kafka.topic.updates", n.updates,
 		"--kafka.partitions", strconv.Itoa(partitions), "--speed", speed, "--max-gap", "1s"}
@@ -450,7 +458,7 @@ func (p *proc) assigned() []int {
 }
 
 // waitFor polls cond every 100ms until it holds, failing after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -463,7 +471,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 // waitGroupSplit waits until every classifier owns partitions/len(cs)
 // partitions (the group has settled).
-func waitGroupSplit(t *testing.T, cs ...*proc) {
+func waitGroupSplit(t testing.TB, cs ...*proc) {
 	t.Helper()
 	waitFor(t, "the group to split the partitions", 60*time.Second, func() bool {
 		seen := map[int]bool{}
@@ -506,7 +514,7 @@ func (p *proc) metric(name string) float64 {
 
 // endOffsets returns the end offset (next offset to be written) of every
 // partition of topic.
-func endOffsets(t *testing.T, brokerAddr, topic string) map[int]int64 {
+func endOffsets(t testing.TB, brokerAddr, topic string) map[int]int64 {
 	t.Helper()
 	ends := map[int]int64{}
 	for p := range partitions {
