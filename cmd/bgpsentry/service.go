@@ -386,8 +386,22 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 	var lastCommit time.Time
 	interval := s.cfg.Kafka.CommitInterval.D()
 	dirty := false // records processed since the last commit
+	// due ends when the next commit is due: Next waits no longer while
+	// records are uncommitted. One per commit interval.
+	var due struct {
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
+	endDue := func() {
+		if due.cancel != nil {
+			due.cancel()
+		}
+		due.ctx, due.cancel = nil, nil
+	}
+	defer endDue()
 	commit := func() {
 		lastCommit = time.Now()
+		endDue()
 		if consumer == nil || !dirty {
 			return
 		}
@@ -419,12 +433,14 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 		if consumer != nil {
 			// Wait for a record at most until the next commit is due, so
 			// that a pause in the stream does not leave offsets uncommitted.
-			nctx, cancelNext := ctx, context.CancelFunc(func() {})
+			nctx := ctx
 			if dirty {
-				nctx, cancelNext = context.WithDeadline(ctx, lastCommit.Add(interval))
+				if due.ctx == nil {
+					due.ctx, due.cancel = context.WithDeadline(ctx, lastCommit.Add(interval))
+				}
+				nctx = due.ctx
 			}
 			rec, err = consumer.NextRecord(nctx)
-			cancelNext()
 			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				commit()
 				continue
