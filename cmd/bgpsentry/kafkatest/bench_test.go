@@ -79,8 +79,19 @@ func BenchmarkGroupThroughput(b *testing.B) {
 }
 
 // committed is the sum of the group's committed offsets on the updates
-// topic (0 for a partition without a commit).
+// topic.
 func committed(tb testing.TB, addr string, n names) int64 {
+	tb.Helper()
+	var sum int64
+	for _, off := range committedOffsets(tb, addr, n) {
+		sum += off
+	}
+	return sum
+}
+
+// committedOffsets are the group's committed offsets on the updates topic
+// (0 for a partition without a commit).
+func committedOffsets(tb testing.TB, addr string, n names) map[int]int64 {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -93,13 +104,11 @@ func committed(tb testing.TB, addr string, n names) int64 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var sum int64
+	offs := map[int]int64{}
 	for _, p := range resp.Topics[n.updates] {
-		if p.CommittedOffset > 0 {
-			sum += p.CommittedOffset
-		}
+		offs[p.Partition] = max(p.CommittedOffset, 0)
 	}
-	return sum
+	return offs
 }
 
 // BenchmarkKafkaLatency measures the Kafka path's latency on a paced

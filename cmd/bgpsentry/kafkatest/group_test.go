@@ -1,11 +1,15 @@
 package kafkatest
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka"
 
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 )
@@ -220,4 +224,58 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	t.Logf("%d records; processed %v; %d processed twice; %d alert events, %d retried alert writes",
 		total(ends), per, au.twice(), len(alerts), retried)
+}
+
+// TestNoCommitPastUnwrittenEvent: bgp.alerts refuses every event (its
+// max.message.bytes is smaller than any event), so the classifier keeps
+// retrying the first event and processes nothing after it; stopped with
+// SIGTERM, it exits with an error and commits no offset beyond what it
+// processed with its effects durable: every committed offset is covered by
+// its audit (the update whose event was not written is not committed,
+// and is read again by the next owner).
+func TestNoCommitPastUnwrittenEvent(t *testing.T) {
+	needs(t)
+	addr := shared(t)
+	sc := scenario(t)
+	n := testNames(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := kafka.Config{Brokers: []string{addr}, Partitions: partitions}
+	if _, err := kafka.EnsureTopic(ctx, cfg, kafka.Topic{Name: n.updates}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kafka.EnsureTopic(ctx, cfg, kafka.Topic{Name: n.alerts, Configs: map[string]string{"max.message.bytes": "64"}}); err != nil {
+		t.Fatal(err)
+	}
+	replay(t, addr, n, "max", streamFiles(sc)...).wait(t, 60*time.Second)
+	c := classifier(t, "classifier", addr, n, sc)
+	waitFor(t, "a failed alert write", 60*time.Second, func() bool {
+		return strings.Contains(c.log(), "Kafka alerts write failed; retrying")
+	})
+	time.Sleep(500 * time.Millisecond) // several commit intervals: the loop is stuck in the retry
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the classifier did not stop within 30s")
+	}
+	if c.err == nil || !strings.Contains(c.log(), "not written to Kafka before shutdown") {
+		t.Fatalf("the classifier exited with %v; want an error about the unwritten event", c.err)
+	}
+	au, _ := readAudits(t, c)
+	offs := committedOffsets(t, addr, n)
+	ends := endOffsets(t, addr, n.updates)
+	uncommitted := int64(0)
+	for p, off := range offs {
+		for o := int64(0); o < off; o++ {
+			if au[p][o] == 0 {
+				t.Fatalf("partition %d: offset %d committed (%d) but not processed", p, o, off)
+			}
+		}
+		uncommitted += ends[p] - off
+	}
+	if uncommitted == 0 {
+		t.Errorf("every record committed, although an event could not be written")
+	}
+	t.Logf("committed %v of %v; %d records left for the next owner", offs, ends, uncommitted)
 }
