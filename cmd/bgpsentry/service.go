@@ -49,10 +49,12 @@ type service struct {
 	alertsKW *kafka.AlertWriter
 	// cur is the update being processed (the emit callback runs inside
 	// Add and Route on the consumer goroutine).
-	cur     *bgpfeed.Update
-	curRec  *kafka.Record // the Kafka record of cur (zero without Kafka)
-	emitErr error
-	audit   *auditLog // --kafka.audit
+	cur *bgpfeed.Update
+	// curWritten is when cur was written to bgp.updates (its record's
+	// timestamp; zero without Kafka).
+	curWritten time.Time
+	emitErr    error
+	audit      *auditLog // --kafka.audit
 	// restoredSeq is the last event sequence of the restored snapshot.
 	restoredSeq uint64
 }
@@ -406,10 +408,11 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			return
 		}
 		// The audit lines go out before the offsets they cover are
-		// committed.
+		// committed (no commit when they cannot).
 		if s.audit != nil {
 			if err := s.audit.flush(); err != nil {
-				s.log.Error("Kafka audit", "err", err)
+				s.log.Error("Kafka audit: not committing", "err", err)
+				return
 			}
 		}
 		// Every update returned so far has its effects in the state and
@@ -456,7 +459,7 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			return err
 		}
 		s.stMu.Lock()
-		s.cur = &u
+		s.cur, s.curWritten = &u, rec.Time
 		if consumer != nil {
 			s.ev.SetShard(rec.Partition)
 		}
@@ -470,13 +473,11 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			if k := v.Flagged(); k != classifier.Benign {
 				s.m.flagged.WithLabelValues(k.String()).Inc()
 				reasons, _ := s.clf.Reasons(vec, k, 5)
-				s.curRec = &rec
 				s.ev.Add(c, v, reasons)
 			}
 		}
-		s.curRec = &rec
 		s.ev.Route(&u)
-		s.cur, s.curRec = nil, nil
+		s.cur, s.curWritten = nil, time.Time{}
 		s.stMu.Unlock()
 		if s.emitErr != nil {
 			return s.emitErr
@@ -548,8 +549,8 @@ func (s *service) emit(ctx context.Context, e *pb.AlertEvent) {
 	}
 	if s.alertsKW != nil {
 		defer func() {
-			if r := s.curRec; r != nil && !r.Time.IsZero() && s.emitErr == nil {
-				s.m.kafkaEventLatency.Observe(time.Since(r.Time).Seconds())
+			if w := s.curWritten; !w.IsZero() && s.emitErr == nil {
+				s.m.kafkaEventLatency.Observe(time.Since(w).Seconds())
 			}
 		}()
 		// At-least-once: the offsets of the updates behind this event are
