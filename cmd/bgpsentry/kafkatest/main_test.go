@@ -336,6 +336,7 @@ func start(t testing.TB, name string, args ...string) *proc {
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = root
 	p.cmd.Stdout, p.cmd.Stderr = outf, errf
+	dieWithParent(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
