@@ -50,6 +50,7 @@ type groupKey struct {
 	typ     Class
 	prefix  netip.Prefix // zero for route leaks (grouped per leaker)
 	suspect uint32
+	shard   int // route leaks: the shard (SetShard), else -1
 }
 
 type alert struct {
@@ -78,6 +79,7 @@ type Eventer struct {
 	emit   func(*pb.AlertEvent)
 	seq    uint64
 	alerts map[groupKey]*alert
+	shard  int // see SetShard; -1: none
 	// byPrefix finds the alerts of a prefix.
 	byPrefix map[netip.Prefix][]*alert
 	now      time.Time
@@ -149,8 +151,20 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	if cfg.MinLeakPrefixes <= 0 {
 		cfg.MinLeakPrefixes = 10
 	}
-	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}}
+	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, shard: -1}
 }
+
+// SetShard tells the Eventer which shard (Kafka partition of the updates
+// topic) the updates given from now on come from; -1, the default, is
+// none. Every alert class but route leaks concerns one prefix and its
+// covering prefix, which the topic's key keeps in one partition; a
+// route-leak alert groups the prefixes of one leaker, which are spread
+// over partitions, hence over the classifiers of a consumer group. With a
+// shard, route leaks are grouped per shard and the shard is part of their
+// id: each leak alert belongs to one partition, so two classifiers never
+// open one alert id each (the ids are deterministic) and a partition that
+// moves to another classifier keeps its alert ids.
+func (e *Eventer) SetShard(shard int) { e.shard = shard }
 
 // SetSequence sets the last sequence number used (to continue after a
 // restart); the next event gets seq+1.
@@ -219,9 +233,10 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 // c belongs to.
 func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
 	u := c.Update
-	gk := groupKey{typ: k, suspect: suspect(k, c)}
+	gk := groupKey{typ: k, suspect: suspect(k, c), shard: -1}
 	switch k {
 	case RouteLeak:
+		gk.shard = e.shard
 	case SubprefixHijack:
 		gk.prefix = c.ExpectedPrefix
 		if !gk.prefix.IsValid() {
@@ -255,7 +270,11 @@ func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
 		if k == RouteLeak {
 			a.ev.LeakType = uint32(c.Leak.Type.RFC7908())
 		}
-		h := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%d|%d", k, gk.prefix, gk.suspect, u.Time.UnixNano()))
+		idIn := fmt.Appendf(nil, "%d|%s|%d|%d", k, gk.prefix, gk.suspect, u.Time.UnixNano())
+		if gk.shard >= 0 {
+			idIn = fmt.Appendf(idIn, "|shard %d", gk.shard)
+		}
+		h := sha256.Sum256(idIn)
 		a.ev.Id = hex.EncodeToString(h[:8])
 		e.alerts[gk] = a
 	}

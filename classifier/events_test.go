@@ -239,3 +239,72 @@ func TestPriorCarriers(t *testing.T) {
 		t.Fatalf("events %v, want an OPEN with 2 peers", r.evs)
 	}
 }
+
+// With shards (Kafka partitions split among classifiers), a leak wave is
+// grouped per shard: two Eventers that each see the prefixes of their own
+// shards open alerts of different ids, and an Eventer that sees one
+// shard's updates gives them the same id as another that sees them
+// together with other shards' (a partition that moves keeps its ids).
+// Without shards (the default) the ids are unchanged.
+func TestLeakGroupsPerShard(t *testing.T) {
+	// The leak wave: 20 prefixes in one BGP UPDATE (one time), prefix i
+	// on shard i%2.
+	type item struct {
+		u     *bgpfeed.Update
+		shard int
+	}
+	var wave []item
+	for i := 0; i < 20; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16).String()
+		wave = append(wave, item{upd(0, 1, p, 1, 5, 2, uint32(1000+i)), i % 2})
+	}
+	run := func(sharded bool, only int) []*pb.AlertEvent {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 1, MinLeakPrefixes: 5}, r.emit)
+		for _, it := range wave {
+			if only >= 0 && it.shard != only {
+				continue
+			}
+			if sharded {
+				e.SetShard(it.shard)
+			}
+			c := cand(it.u)
+			c.Leaker = 5
+			c.Leak = asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}
+			e.Add(c, verdict(RouteLeak, 0.9), nil)
+			e.Route(it.u)
+		}
+		return r.evs
+	}
+	opens := func(evs []*pb.AlertEvent) map[string]uint32 {
+		m := map[string]uint32{}
+		for _, ev := range evs {
+			if ev.State == pb.AlertState_OPEN {
+				m[ev.Id] = ev.SuspectAsn
+			}
+		}
+		return m
+	}
+	plain := opens(run(false, -1))
+	if len(plain) != 1 {
+		t.Fatalf("unsharded: %d leak alerts opened, want 1", len(plain))
+	}
+	both := opens(run(true, -1))
+	s0, s1 := opens(run(true, 0)), opens(run(true, 1))
+	if len(both) != 2 || len(s0) != 1 || len(s1) != 1 {
+		t.Fatalf("sharded: %d alerts over both shards, %d and %d on each alone; want 2, 1, 1", len(both), len(s0), len(s1))
+	}
+	for id := range s0 {
+		if s1[id] != 0 {
+			t.Errorf("the two shards opened one id %s", id)
+		}
+		if both[id] == 0 || plain[id] != 0 {
+			t.Errorf("shard 0's id %s: in both-shards run %v, in unsharded run %v", id, both[id] != 0, plain[id] != 0)
+		}
+	}
+	for id := range s1 {
+		if both[id] == 0 {
+			t.Errorf("shard 1's id %s not opened when the Eventer sees both shards", id)
+		}
+	}
+}

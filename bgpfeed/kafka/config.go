@@ -67,6 +67,7 @@ type Flags struct {
 	Compression    Compression
 	StartAtEnd     bool
 	SessionTimeout time.Duration
+	WriteRetry     time.Duration // ProducerConfig.RetryFor
 }
 
 // BindFlags binds f to flags named kafka.* of fs.
@@ -81,6 +82,7 @@ func (f *Flags) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar((*string)(&f.Compression), "kafka.compression", string(CompressionNone), "compression of the records bgpsentry writes: none, gzip, snappy, lz4 or zstd")
 	fs.BoolVar(&f.StartAtEnd, "kafka.start-at-end", false, "a partition the group never committed is read from its end, not its beginning")
 	fs.DurationVar(&f.SessionTimeout, "kafka.session-timeout", 10*time.Second, "a classifier silent this long is dropped from the Kafka group")
+	fs.DurationVar(&f.WriteRetry, "kafka.write-retry", time.Minute, "keep retrying a failed write of updates for this long (a broker restart), once a second; 0 = give up after the client's ~10s of retries")
 }
 
 // Enabled reports whether brokers are configured (otherwise the embedded
@@ -89,7 +91,7 @@ func (f *Flags) Enabled() bool { return len(f.Brokers) > 0 }
 
 // Producer is the configuration of the updates Producer.
 func (f *Flags) Producer() ProducerConfig {
-	return ProducerConfig{Config: f.Config, Topic: f.UpdatesTopic, Compression: f.Compression}
+	return ProducerConfig{Config: f.Config, Topic: f.UpdatesTopic, Compression: f.Compression, RetryFor: f.WriteRetry}
 }
 
 // Consumer is the configuration of the updates Consumer.

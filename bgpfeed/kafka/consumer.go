@@ -65,6 +65,10 @@ type Record struct {
 	Partition int
 	Offset    int64
 	Key       []byte
+	// Time is the record's Kafka timestamp: when the producer wrote it
+	// (CreateTime, the topic default), or when the broker appended it
+	// (LogAppendTime).
+	Time time.Time
 	// Broadcast marks a copy of a state change that the Producer wrote to
 	// every partition.
 	Broadcast bool
@@ -382,7 +386,7 @@ func (c *Consumer) NextRecord(ctx context.Context) (Record, error) {
 			continue
 		}
 		c.records.Add(1)
-		rec := Record{Update: u, Partition: p, Offset: f.msg.Offset, Key: f.msg.Key}
+		rec := Record{Update: u, Partition: p, Offset: f.msg.Offset, Key: f.msg.Key, Time: f.msg.Time}
 		for _, h := range f.msg.Headers {
 			if h.Key == HeaderPartition {
 				rec.Broadcast = string(h.Value) == strconv.Itoa(p)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +143,7 @@ func TestGroupSplitsPartitions(t *testing.T) {
 	as := waitAssigned(t, ctx, partitions, a, b)
 	t.Logf("assignments: %+v", as)
 
+	produced := time.Now()
 	produce(t, ctx, p, us, 500)
 	want := int(p.Stats().Records)
 
@@ -203,6 +205,10 @@ func TestGroupSplitsPartitions(t *testing.T) {
 			t.Errorf("record %d/%d received twice", r.Partition, r.Offset)
 		}
 		seen[k] = true
+		// Record.Time is the producer's timestamp (CreateTime).
+		if r.Time.Before(produced.Add(-time.Minute)) || r.Time.After(time.Now().Add(time.Minute)) {
+			t.Errorf("record %d/%d has time %v, produced at %v", r.Partition, r.Offset, r.Time, produced)
+		}
 	}
 	if len(seen) != want {
 		t.Errorf("received %d distinct records, want %d", len(seen), want)
@@ -443,5 +449,52 @@ func TestBroadcastHeader(t *testing.T) {
 	u, err := bgpfeed.UnmarshalUpdate(m.Value, nil)
 	if err != nil || !u.SessionDown() {
 		t.Errorf("copy decodes to %+v, %v", u, err)
+	}
+}
+
+// RetryFor retries a failed write once a second until it passes; a write
+// that keeps failing (here a record larger than the broker takes) fails
+// after RetryFor, with the retries counted. Without RetryFor it fails at
+// once. (The retry across a broker restart is tested with the real
+// commands in cmd/bgpsentry/kafkatest.)
+func TestProducerRetryFor(t *testing.T) {
+	ctx := testContext(t, 60*time.Second)
+	topic := uniqueTopic(t)
+	asns := make([]uint32, 400_000) // ~1.6 MB of AS path: above the broker's 1 MiB limit
+	for i := range asns {
+		asns[i] = uint32(64512 + i%1000)
+	}
+	in := bgpfeed.NewInterner(0)
+	segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: asns}}
+	big := bgpfeed.Update{
+		Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Source: "lab", Kind: bgpfeed.KindAnnounce,
+		PeerAddr: netip.MustParseAddr("192.0.2.1"), PeerASN: 64512, Prefix: netip.MustParsePrefix("198.51.100.0/24"),
+		Attrs: &bgpfeed.Attrs{Path: in.Intern(bgpfeed.AppendKey(nil, segs), segs), NextHop: netip.MustParseAddr("192.0.2.1")},
+	}
+	for _, retry := range []time.Duration{0, 1500 * time.Millisecond} {
+		p, err := kafka.NewProducer(ctx, kafka.ProducerConfig{
+			Config: kafka.Config{Brokers: brokers(t), Partitions: 1},
+			Topic:  topic, RetryFor: retry, BatchBytes: 4 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		err = p.Write(ctx, big)
+		took := time.Since(t0)
+		st := p.Stats()
+		p.Close()
+		if err == nil {
+			t.Fatalf("RetryFor %v: a %d-ASN path was written", retry, len(asns))
+		}
+		if retry == 0 {
+			if st.Retries != 0 {
+				t.Errorf("RetryFor 0: %d retries", st.Retries)
+			}
+			continue
+		}
+		if st.Retries < 1 || took < retry || !strings.Contains(err.Error(), "retries") || st.Failed != 1 {
+			t.Errorf("RetryFor %v: failed after %v with %d retries, %d failed: %v", retry, took, st.Retries, st.Failed, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -35,6 +36,13 @@ type ProducerConfig struct {
 	BatchTimeout time.Duration
 	// MaxAttempts bounds the tries of a batch (default 10).
 	MaxAttempts int
+	// RetryFor makes Write try again, for this long after its first
+	// failure, the records that failed (all of them when kafka-go does not
+	// say which), once a second: a broker restart or a leader election
+	// outlasts MaxAttempts' ~10 s of backoff. 0 (the default): no retry
+	// beyond MaxAttempts. Every error is retried, so a permanent one
+	// (record too large) fails only after RetryFor.
+	RetryFor time.Duration
 }
 
 // Producer writes Updates to the updates topic; it is a bus.Sink and is
@@ -67,7 +75,7 @@ type Producer struct {
 	meta  *kgo.Client
 	close atomic.Bool
 
-	updates, records, bytes, states, failed atomic.Uint64
+	updates, records, bytes, states, failed, retries atomic.Uint64
 }
 
 // ProducerStats are a Producer's counters.
@@ -77,6 +85,7 @@ type ProducerStats struct {
 	Bytes   uint64 // record values written
 	States  uint64 // state changes written (each to every partition)
 	Failed  uint64 // Updates whose Write failed
+	Retries uint64 // writes tried again within RetryFor
 }
 
 // NewProducer creates the topic when it is missing and returns a Producer
@@ -149,6 +158,7 @@ func (p *Producer) Stats() ProducerStats {
 		Bytes:   p.bytes.Load(),
 		States:  p.states.Load(),
 		Failed:  p.failed.Load(),
+		Retries: p.retries.Load(),
 	}
 }
 
@@ -218,15 +228,58 @@ func (p *Producer) Write(ctx context.Context, us ...bgpfeed.Update) error {
 		msgs = append(msgs, kgo.Message{Key: keys[start:len(keys):len(keys)], Value: val})
 		size += uint64(len(val))
 	}
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+	if retried, err := p.write(ctx, msgs); err != nil {
 		p.failed.Add(uint64(len(us)))
-		return writeErr(ctx, &p.cfg.Config, fmt.Sprintf("%d updates", len(us)), p.cfg.Topic, len(msgs), err)
+		err = writeErr(ctx, &p.cfg.Config, fmt.Sprintf("%d updates", len(us)), p.cfg.Topic, len(msgs), err)
+		if retried {
+			err = fmt.Errorf("%w (still failing after %v of retries)", err, p.cfg.RetryFor)
+		}
+		return err
 	}
 	p.updates.Add(uint64(len(us)))
 	p.records.Add(uint64(len(msgs)))
 	p.bytes.Add(size)
 	p.states.Add(uint64(states))
 	return nil
+}
+
+// write writes msgs, retrying what failed for RetryFor. Records written
+// before a failure that kafka-go reports as a whole may be written twice
+// (at-least-once, as a retry after a lost acknowledgement).
+func (p *Producer) write(ctx context.Context, msgs []kgo.Message) (retried bool, err error) {
+	var deadline time.Time
+	for {
+		err := p.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return retried, nil
+		}
+		if p.cfg.RetryFor <= 0 || ctx.Err() != nil || p.close.Load() {
+			return retried, err
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(p.cfg.RetryFor)
+		} else if time.Now().After(deadline) {
+			return true, err
+		}
+		var werr kgo.WriteErrors
+		if errors.As(err, &werr) && len(werr) == len(msgs) {
+			failed := make([]kgo.Message, 0, werr.Count())
+			for i, e := range werr {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		retried = true
+		p.retries.Add(1)
+		p.log.Warn("kafka: write failed; retrying", "records", len(msgs), "until", deadline.Format(time.RFC3339), logErr, err)
+		select {
+		case <-ctx.Done():
+			return retried, err
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Close flushes and closes the Producer.

@@ -31,6 +31,10 @@ type metrics struct {
 	latency     prometheus.Histogram
 	snapshots   prometheus.Counter
 	kafkaErrors prometheus.Counter
+	// Kafka path: from the updates record's timestamp (written by the
+	// producer) to its processing, and to the alert event it caused being
+	// acknowledged by bgp.alerts.
+	kafkaLatency, kafkaEventLatency prometheus.Histogram
 
 	processed atomic.Int64 // updates through the classifier
 	forwarded atomic.Int64 // updates written to Kafka
@@ -53,6 +57,17 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 	})
 	m.reg.MustRegister(m.latency)
+	m.kafkaLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "bgpsentry_kafka_update_latency_seconds",
+		Help:    "From an update's write to bgp.updates (the record timestamp) to its processing by this classifier.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 1.5, 30),
+	})
+	m.kafkaEventLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "bgpsentry_kafka_event_latency_seconds",
+		Help:    "From the write to bgp.updates of the update that caused an alert event to the event's acknowledgement by bgp.alerts.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 1.5, 30),
+	})
+	m.reg.MustRegister(m.kafkaLatency, m.kafkaEventLatency)
 	m.snapshots = f.counter("bgpsentry_state_snapshots_total", "State snapshots written.")
 	m.kafkaErrors = f.counter("bgpsentry_kafka_write_errors_total", "Failed writes of updates to Kafka (retried).")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -29,6 +29,7 @@ var replayProducerFlags = []struct{ name, usage string }{
 	{"kafka.replication", "replication factor of the updates topic when replay creates it"},
 	{"kafka.dial-timeout", "timeout of a connection to a Kafka broker; an unreachable broker is reported after it. Also how long Ctrl-C waits for the brokers to acknowledge what was already read"},
 	{"kafka.compression", ""},
+	{"kafka.write-retry", ""},
 }
 
 const replaySynopsis = "[flags] --kafka.brokers HOST:PORT[,...] FILE|DIR|GLOB..."
@@ -109,7 +110,7 @@ flag value).`, stderr)
 	}
 	defer p.Close()
 
-	rp := &replayer{cfg: replayConfig{Speed: speed, MaxGap: *maxGap, Batch: *batch, FlushTimeout: kf.DialTimeout}}
+	rp := &replayer{cfg: replayerConfig{Speed: speed, MaxGap: *maxGap, Batch: *batch, FlushTimeout: kf.DialTimeout}}
 	bar := startProgress(stderr, func() (int64, int64, string) {
 		d, t := r.Progress()
 		status := fmt.Sprintf("%d updates published", rp.published.Load())
@@ -172,8 +173,8 @@ func parseSpeed(s string) (float64, error) {
 	return v, nil
 }
 
-// replayConfig configures a replayer.
-type replayConfig struct {
+// replayerConfig configures a replayer (serve's replay section is replayConfig).
+type replayerConfig struct {
 	Speed  float64       // 0: as fast as possible; N: N times real time
 	MaxGap time.Duration // with Speed: longest single wait (0 = no cap)
 	Batch  int           // updates per Write
@@ -188,7 +189,7 @@ type replayConfig struct {
 // replayer moves Updates from a Source to a Sink, paced or not. Its
 // counters may be read while it runs.
 type replayer struct {
-	cfg replayConfig
+	cfg replayerConfig
 
 	read, published     atomic.Int64
 	ann, wd, states     atomic.Int64 // published, by kind

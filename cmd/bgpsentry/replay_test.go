@@ -436,7 +436,7 @@ func TestPacer(t *testing.T) {
 	}
 	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sink := &recordSink{}
-	rp := &replayer{cfg: replayConfig{Speed: 2, MaxGap: 5 * time.Second, Batch: 100, now: clk.now, sleep: clk.sleep}}
+	rp := &replayer{cfg: replayerConfig{Speed: 2, MaxGap: 5 * time.Second, Batch: 100, now: clk.now, sleep: clk.sleep}}
 	if err := rp.run(context.Background(), &sliceSource{us: us}, sink); err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestPacerGapCancel(t *testing.T) {
 	t0 := time.Date(2015, 4, 1, 0, 0, 0, 0, time.UTC)
 	us := []bgpfeed.Update{withdrawalAt(t0, 0), withdrawalAt(t0, 1), withdrawalAt(t0.Add(24*time.Hour), 2)}
 	sink := &recordSink{}
-	rp := &replayer{cfg: replayConfig{Speed: 1}}
+	rp := &replayer{cfg: replayerConfig{Speed: 1}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rp.run(ctx, &sliceSource{us: us}, sink) }()

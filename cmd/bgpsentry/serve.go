@@ -160,6 +160,7 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.BoolVar(&c.Kafka.StartAtEnd, "kafka.start-at-end", c.Kafka.StartAtEnd, "a partition the group never committed is read from its end")
 	fs.Var(durationFlag{&c.Kafka.SessionTimeout}, "kafka.session-timeout", "a classifier silent this long is dropped from the group (default "+c.Kafka.SessionTimeout.D().String()+")")
 	fs.Var(durationFlag{&c.Kafka.CommitInterval}, "kafka.commit-interval", "commit consumed offsets this often (after the alert events they caused are written) (default "+c.Kafka.CommitInterval.D().String()+")")
+	fs.StringVar(&c.Kafka.Audit, "kafka.audit", c.Kafka.Audit, "append the `FILE` a line 'partition offset' for every updates record this classifier processed, flushed before every offset commit (a testing and auditing aid: the files of a group's members together cover every offset)")
 	fs.BoolVar(&c.Kafka.Classify, "kafka.classify", c.Kafka.Classify, "consume and classify (false: a producer only, feeding bgp.updates from the speaker and replay)")
 	// gRPC.
 	fs.StringVar(&c.GRPC.Listen, "grpc.listen", c.GRPC.Listen, "`ADDR:PORT` of the gRPC alert service ('' = none); plaintext is refused off loopback unless --grpc.allow-insecure")

@@ -105,6 +105,9 @@ type kafkaConfig struct {
 	StartAtEnd     bool     `yaml:"start_at_end"`
 	SessionTimeout duration `yaml:"session_timeout"`
 	CommitInterval duration `yaml:"commit_interval"`
+	// Audit appends "partition offset" of every processed record to this
+	// file (testing and auditing; see --kafka.audit).
+	Audit string `yaml:"audit"`
 	// Classify false makes this process a producer only (its speaker and
 	// replay feed bgp.updates; other processes classify).
 	Classify bool `yaml:"classify"`

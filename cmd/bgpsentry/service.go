@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -48,8 +49,12 @@ type service struct {
 	alertsKW *kafka.AlertWriter
 	// cur is the update being processed (the emit callback runs inside
 	// Add and Route on the consumer goroutine).
-	cur     *bgpfeed.Update
-	emitErr error
+	cur *bgpfeed.Update
+	// curWritten is when cur was written to bgp.updates (its record's
+	// timestamp; zero without Kafka).
+	curWritten time.Time
+	emitErr    error
+	audit      *auditLog // --kafka.audit
 	// restoredSeq is the last event sequence of the restored snapshot.
 	restoredSeq uint64
 }
@@ -273,6 +278,17 @@ func (s *service) run(ctx context.Context) (err error) {
 			if consumer, err = kafka.NewConsumer(ctx, ccfg); err != nil {
 				return err
 			}
+			if cfg.Kafka.Audit != "" {
+				if s.audit, err = openAudit(cfg.Kafka.Audit); err != nil {
+					consumer.Close()
+					return err
+				}
+				defer func() {
+					if err := s.audit.close(); err != nil {
+						log.Error("Kafka audit", "err", err)
+					}
+				}()
+			}
 			stops = append(stops, func() { consumer.Close() })
 			log.Info("Kafka updates consumer", "topic", kf.UpdatesTopic, "group", kf.Group)
 			src = consumer
@@ -288,7 +304,17 @@ func (s *service) run(ctx context.Context) (err error) {
 			// Let the pipeline drain (the bus, and the Kafka round trip),
 			// then stop.
 			for ctx.Err() == nil {
-				if b.Stats().Len == 0 && (producer == nil || consumer == nil || s.m.processed.Load() >= s.m.forwarded.Load()) {
+				st := b.Stats()
+				drained := st.Len == 0
+				if producer != nil {
+					// Read from the bus is not yet acknowledged by Kafka:
+					// wait for the forwarder's last write.
+					drained = drained && uint64(s.m.forwarded.Load()) >= st.Written
+				}
+				if producer != nil && consumer != nil {
+					drained = drained && s.m.processed.Load() >= s.m.forwarded.Load()
+				}
+				if drained {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -349,13 +375,45 @@ func (s *service) run(ctx context.Context) (err error) {
 
 // consume is the classifier loop: one goroutine, the only writer of the
 // state and the eventer.
-func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kafka.Consumer) error {
+//
+// With Kafka it commits the consumed offsets every commit interval, also
+// when the stream pauses, and at a clean stop: emit writes the events an
+// update causes to bgp.alerts synchronously, so every update returned
+// before a commit has its events written. When the loop ends on an error
+// (an event not written, a classifier failure) it does not commit: the
+// update being processed, and what came after the last commit, are read
+// again by whoever owns the partition next (at-least-once).
+func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kafka.Consumer) (err error) {
 	vec := make([]float64, features.NumFeatures)
 	var lastCommit time.Time
 	interval := s.cfg.Kafka.CommitInterval.D()
+	dirty := false // records processed since the last commit
+	// due ends when the next commit is due: Next waits no longer while
+	// records are uncommitted. One per commit interval.
+	var due struct {
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
+	endDue := func() {
+		if due.cancel != nil {
+			due.cancel()
+		}
+		due.ctx, due.cancel = nil, nil
+	}
+	defer endDue()
 	commit := func() {
-		if consumer == nil {
+		lastCommit = time.Now()
+		endDue()
+		if consumer == nil || !dirty {
 			return
+		}
+		// The audit lines go out before the offsets they cover are
+		// committed (no commit when they cannot).
+		if s.audit != nil {
+			if err := s.audit.flush(); err != nil {
+				s.log.Error("Kafka audit: not committing", "err", err)
+				return
+			}
 		}
 		// Every update returned so far has its effects in the state and
 		// its events written (emit writes to Kafka synchronously).
@@ -363,12 +421,37 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 		defer c()
 		if err := consumer.Commit(cctx); err != nil {
 			s.log.Warn("Kafka commit", "err", err)
+			return
 		}
-		lastCommit = time.Now()
+		dirty = false
 	}
-	defer commit()
+	defer func() {
+		if err == nil {
+			commit()
+		}
+	}()
 	for {
-		u, err := src.Next(ctx)
+		var u bgpfeed.Update
+		var rec kafka.Record
+		if consumer != nil {
+			// Wait for a record at most until the next commit is due, so
+			// that a pause in the stream does not leave offsets uncommitted.
+			nctx := ctx
+			if dirty {
+				if due.ctx == nil {
+					due.ctx, due.cancel = context.WithDeadline(ctx, lastCommit.Add(interval))
+				}
+				nctx = due.ctx
+			}
+			rec, err = consumer.NextRecord(nctx)
+			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				commit()
+				continue
+			}
+			u = rec.Update
+		} else {
+			u, err = src.Next(ctx)
+		}
 		if err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) || errors.Is(err, kafka.ErrClosed) || ctx.Err() != nil {
 				return nil
@@ -376,7 +459,10 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			return err
 		}
 		s.stMu.Lock()
-		s.cur = &u
+		s.cur, s.curWritten = &u, rec.Time
+		if consumer != nil {
+			s.ev.SetShard(rec.Partition)
+		}
 		if c := s.st.Observe(&u, vec); c != nil {
 			s.m.scored.Inc()
 			v, err := s.clf.Classify(vec)
@@ -392,17 +478,68 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			s.ev.Rules(c, vec)
 		}
 		s.ev.Route(&u)
-		s.cur = nil
+		s.cur, s.curWritten = nil, time.Time{}
 		s.stMu.Unlock()
 		if s.emitErr != nil {
 			return s.emitErr
 		}
 		s.m.processed.Add(1)
 		s.m.updates.WithLabelValues(u.Kind.String()).Inc()
-		if consumer != nil && time.Since(lastCommit) >= interval {
-			commit()
+		if consumer != nil {
+			dirty = true
+			if !rec.Time.IsZero() {
+				s.m.kafkaLatency.Observe(time.Since(rec.Time).Seconds())
+			}
+			if s.audit != nil {
+				s.audit.record(rec.Partition, rec.Offset)
+			}
+			if time.Since(lastCommit) >= interval {
+				commit()
+			}
 		}
 	}
+}
+
+// auditLog is --kafka.audit: one line "partition offset" per record the
+// classifier processed, appended; flushed (and synced) before every offset
+// commit, so that the file holds at least every committed record this
+// process processed. A testing and auditing aid: the union of the files of
+// a group's members must cover every offset of the topic.
+type auditLog struct {
+	f   *os.File
+	w   *bufio.Writer
+	buf []byte
+}
+
+func openAudit(path string) (*auditLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.audit: %w", err)
+	}
+	return &auditLog{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (a *auditLog) record(partition int, offset int64) {
+	a.buf = strconv.AppendInt(a.buf[:0], int64(partition), 10)
+	a.buf = append(a.buf, ' ')
+	a.buf = strconv.AppendInt(a.buf, offset, 10)
+	a.buf = append(a.buf, '\n')
+	a.w.Write(a.buf)
+}
+
+func (a *auditLog) flush() error {
+	if err := a.w.Flush(); err != nil {
+		return err
+	}
+	return a.f.Sync()
+}
+
+func (a *auditLog) close() error {
+	err := a.flush()
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // emit sends one event to every sink; it runs on the consumer goroutine.
@@ -412,6 +549,11 @@ func (s *service) emit(ctx context.Context, e *pb.AlertEvent) {
 		s.m.latency.Observe(time.Since(u.Time).Seconds())
 	}
 	if s.alertsKW != nil {
+		defer func() {
+			if w := s.curWritten; !w.IsZero() && s.emitErr == nil {
+				s.m.kafkaEventLatency.Observe(time.Since(w).Seconds())
+			}
+		}()
 		// At-least-once: the offsets of the updates behind this event are
 		// committed only after it is written, so keep trying.
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
