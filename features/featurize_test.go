@@ -66,3 +66,57 @@ func TestFeaturizeRefuses(t *testing.T) {
 		t.Error("short vector accepted")
 	}
 }
+
+// TestSessionDownCopies: Kafka writes a session state change to every
+// partition, so a classifier owning several reads it several times, the
+// late copies after the session came back. A repeated down must not end
+// the routes announced since, and an update of the ended session read
+// after the down must not revive its route.
+func TestSessionDownCopies(t *testing.T) {
+	s := newTestState(t, "")
+	live := func(prefix string) int {
+		ps, ok := s.prefixes.Get(netip.MustParsePrefix(prefix))
+		if !ok {
+			return 0
+		}
+		n := 0
+		for _, r := range ps.routes {
+			if s.live(r) && r.peer == s.peerIdx[peerKey{"test", peerA, peerAS[peerA]}] {
+				n++
+			}
+		}
+		return n
+	}
+	state := func(at time.Duration, down bool) *bgpfeed.Update {
+		u := &bgpfeed.Update{Time: t0.Add(at), Source: "test", Kind: bgpfeed.KindState, PeerAddr: peerA, PeerASN: peerAS[peerA],
+			OldState: bgpfeed.StateEstablished, NewState: 1} // Idle
+		if !down {
+			u.OldState, u.NewState = 5, bgpfeed.StateEstablished // from OpenConfirm
+		}
+		return u
+	}
+	s.Observe(ann(time.Minute, peerA, "10.5.0.0/16", path(1, 2, 100)), nil)
+	s.Observe(state(2*time.Minute, true), nil) // partition 1's copy
+	if live("10.5.0.0/16") != 0 {
+		t.Fatal("the route outlived its session")
+	}
+	s.Observe(state(3*time.Minute, false), nil)
+	s.Observe(ann(4*time.Minute, peerA, "10.6.0.0/16", path(1, 2, 100)), nil)
+	// Partition 2: an announcement of the old session, then the down copy.
+	s.Observe(ann(90*time.Second, peerA, "10.7.0.0/16", path(1, 2, 100)), nil)
+	s.Observe(state(2*time.Minute, true), nil)
+	if live("10.6.0.0/16") != 1 {
+		t.Error("a late copy of the session-down ended a route of the new session")
+	}
+	if live("10.7.0.0/16") != 0 {
+		t.Error("an announcement of the ended session, read late, is live")
+	}
+	if s.Stale() != 2 {
+		t.Errorf("stale = %d, want 2 (the old announcement and the down copy)", s.Stale())
+	}
+	// A real second down still ends the session.
+	s.Observe(state(5*time.Minute, true), nil)
+	if live("10.6.0.0/16") != 0 {
+		t.Error("a new session-down did not end the routes")
+	}
+}

@@ -116,6 +116,21 @@ func (s *State) ObserveAll(u *bgpfeed.Update, vec []float64) (c *Candidate, gate
 	return s.observe(u, vec, true)
 }
 
+// stale reports whether a live announcement or withdrawal predates the
+// last session-down of its peer: it was sent in the session that ended
+// (read late from another Kafka partition), so its route is gone.
+func (s *State) stale(u *bgpfeed.Update) bool {
+	if u.Table {
+		return false
+	}
+	id, ok := s.peerIdx[peerKey{u.Source, u.PeerAddr, u.PeerASN}]
+	if !ok || s.peers[id].lastDown == 0 || u.Time.UnixNano() >= s.peers[id].lastDown {
+		return false
+	}
+	s.staleUpdates++
+	return true
+}
+
 func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate, bool) {
 	s.observed++
 	now := u.Time.Unix()
@@ -128,17 +143,29 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 			return nil, false
 		}
 		id := s.peer(u)
+		ps := &s.peers[id]
+		t := u.Time.UnixNano()
 		if u.SessionDown() || u.NewState != bgpfeed.StateEstablished {
-			if s.peers[id].up || u.SessionDown() {
-				s.peers[id].epoch++
+			// A down at or before the last one applied is a copy of it
+			// (Kafka writes a state change to every partition, and a
+			// classifier owning several reads each copy, late ones after
+			// the session came back): applying it again would end the
+			// routes the peer announced since.
+			if t <= ps.lastDown && ps.lastDown != 0 {
+				s.staleUpdates++
+				return nil, false
 			}
-			s.peers[id].up = false
-		} else {
-			s.peers[id].up = true
+			if ps.up || u.SessionDown() {
+				ps.epoch++
+				ps.lastDown = t
+			}
+			ps.up = false
+		} else if t >= ps.lastDown {
+			ps.up = true
 		}
 		return nil, false
 	case bgpfeed.KindWithdraw:
-		if u.Local {
+		if u.Local || s.stale(u) {
 			return nil, false
 		}
 		s.withdraw(u)
@@ -147,7 +174,7 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 	default:
 		return nil, false
 	}
-	if u.Local || u.Attrs == nil || u.Attrs.Path == nil || !u.Prefix.IsValid() {
+	if u.Local || u.Attrs == nil || u.Attrs.Path == nil || !u.Prefix.IsValid() || s.stale(u) {
 		return nil, false
 	}
 	if u.Table {

@@ -58,6 +58,9 @@ type snapPeer struct {
 	ASN    uint32
 	Epoch  uint16
 	Up     bool
+	// LastDown is the peer's last session-down (unix ns); absent in
+	// snapshots of older binaries, which read as never.
+	LastDown int64
 }
 
 type snapDecay struct {
@@ -122,7 +125,7 @@ func (s *State) Save(w io.Writer) error {
 	}
 	b.Peers = make([]snapPeer, len(s.peers))
 	for k, id := range s.peerIdx {
-		b.Peers[id] = snapPeer{Source: k.source, Addr: k.addr, ASN: k.asn, Epoch: s.peers[id].epoch, Up: s.peers[id].up}
+		b.Peers[id] = snapPeer{Source: k.source, Addr: k.addr, ASN: k.asn, Epoch: s.peers[id].epoch, Up: s.peers[id].up, LastDown: s.peers[id].lastDown}
 	}
 	for a, o := range s.origins {
 		b.Origins[a] = snapOriginStat{o.first, o.prefixes}
@@ -201,7 +204,7 @@ func Load(r io.Reader, cfg Config, in *bgpfeed.Interner) (*State, error) {
 	}
 	s.peers = make([]peerState, len(b.Peers))
 	for i, p := range b.Peers {
-		s.peers[i] = peerState{epoch: p.Epoch, up: p.Up}
+		s.peers[i] = peerState{epoch: p.Epoch, up: p.Up, lastDown: p.LastDown}
 		s.peerIdx[peerKey{p.Source, p.Addr, p.ASN}] = uint16(i)
 	}
 	for _, sp := range b.Prefixes {

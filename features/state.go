@@ -62,6 +62,8 @@ const maxOrigins = 16
 type peerState struct {
 	epoch uint16
 	up    bool
+	// lastDown is when the session last went down (unix ns, 0 never).
+	lastDown int64
 }
 
 type peerKey struct {
@@ -121,6 +123,9 @@ type State struct {
 	inferPaths map[*bgpfeed.Path]struct{}
 	// Counters.
 	observed, scored, learned int64
+	// staleUpdates are updates of a session that had already ended when
+	// they were read, and repeated session-down copies: ignored.
+	staleUpdates int64
 }
 
 const (
@@ -198,6 +203,11 @@ func (s *State) ActivePeers() int {
 
 // Counts reports how many updates were observed, scored (gated in) and
 // learned without scoring (table entries and warm-up).
+// Stale is how many updates were ignored as belonging to a session that
+// had ended before they were read (see Observe), copies of a session-down
+// included.
+func (s *State) Stale() int64 { return s.staleUpdates }
+
 func (s *State) Counts() (observed, scored, learned int64) {
 	return s.observed, s.scored, s.learned
 }

@@ -358,7 +358,7 @@ func (s *service) run(ctx context.Context) (err error) {
 	}
 	obs, scored, learned := s.st.Counts()
 	log.Info("stopped", "updates", s.m.processed.Load(), "observed", obs, "scored", scored, "learned", learned,
-		"alerts_opened", s.ev.Opened, "events", s.ev.Sequence()-s.restoredSeq)
+		"stale", s.st.Stale(), "alerts_opened", s.ev.Opened, "events", s.ev.Sequence()-s.restoredSeq)
 	select {
 	case err := <-fatal:
 		return err
