@@ -143,7 +143,16 @@ port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$1") 2>/dev/null; }
 
 # cluster_id makes a random KRaft cluster id (16 bytes, base64url, no
 # padding: what `kafka-storage random-uuid` prints) without starting a JVM.
-cluster_id() { head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# One that starts with '-' (1 in 64) would be read as an option by the
+# storage tool: draw again.
+cluster_id() {
+    local id
+    while :; do
+        id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+        [[ $id != -* ]] && break
+    done
+    printf '%s' "$id"
+}
 
 write_props() {
   cat >"$PROPS" <<EOF
@@ -217,7 +226,7 @@ start() {
   java_args
   local t0=$SECONDS
   if [ ! -f "$DATA/meta.properties" ]; then
-    if ! "${JAVA_ARGS[@]}" kafka.tools.StorageTool format -t "$(cluster_id)" -c "$PROPS" >"$KAFKA_STATE/format.log" 2>&1; then
+    if ! "${JAVA_ARGS[@]}" kafka.tools.StorageTool format --cluster-id="$(cluster_id)" -c "$PROPS" >"$KAFKA_STATE/format.log" 2>&1; then
       log_tail "$KAFKA_STATE/format.log"
       die "formatting the KRaft storage in $DATA failed"
     fi
