@@ -1,16 +1,13 @@
 package kafka_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka/brokertest"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 )
 
@@ -68,92 +66,17 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-// repoRoot is the directory of go.mod above the package.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot() (string, error) { return brokertest.RepoRoot() }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return brokertest.FreePort() }
 
-// startBroker runs scripts/kafka.sh start on free ports with a state dir
-// of its own. stop stops the broker and removes the state dir when the run
-// passed (it keeps the broker log otherwise).
+// startBroker starts a broker for the package's tests (brokertest).
 func startBroker() (addr string, stop func(passed bool), err error) {
-	root, err := repoRoot()
+	b, err := brokertest.Start("kafka tests")
 	if err != nil {
 		return "", nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	cport, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	state, err := os.MkdirTemp("", "bgpsentry-kafka-test-")
-	if err != nil {
-		return "", nil, err
-	}
-	env := append(os.Environ(),
-		fmt.Sprintf("KAFKA_PORT=%d", port),
-		fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", cport),
-		"KAFKA_STATE="+state,
-		fmt.Sprintf("KAFKA_WATCH_PID=%d", os.Getpid()),
-	)
-	script := filepath.Join(root, "scripts", "kafka.sh")
-	run := func(timeout time.Duration, arg string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", script, arg)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
-	t0 := time.Now()
-	// The first run fetches the jars with mvn: give it time.
-	out, err := run(10*time.Minute, "start")
-	if err != nil {
-		_, _ = run(time.Minute, "stop")
-		return "", nil, fmt.Errorf("scripts/kafka.sh start: %v\n%s", err, out)
-	}
-	fmt.Fprintf(os.Stderr, "kafka tests: broker 127.0.0.1:%d ready in %v (state %s)\n", port, time.Since(t0).Round(100*time.Millisecond), state)
-	var once sync.Once
-	stop = func(passed bool) {
-		once.Do(func() {
-			if out, err := run(time.Minute, "stop"); err != nil {
-				fmt.Fprintf(os.Stderr, "kafka tests: stop: %v\n%s", err, out)
-			}
-			if passed {
-				os.RemoveAll(state)
-			} else {
-				fmt.Fprintf(os.Stderr, "kafka tests: broker log kept in %s/kafka.log\n", state)
-			}
-		})
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port), stop, nil
+	return b.Addr, b.Stop, nil
 }
 
 // brokers returns the broker list, or skips the test when told to.

@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka/brokertest"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 )
 
@@ -94,93 +93,18 @@ func stopTestBroker(passed bool) {
 	}
 }
 
-// repoRoot is the directory of go.mod above the package.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot() (string, error) { return brokertest.RepoRoot() }
 
 // freePort returns a loopback TCP port nothing listens on (now).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return brokertest.FreePort() }
 
-// startTestBroker runs scripts/kafka.sh start on free ports with a state
-// dir of its own. stop stops the broker and removes the state dir when the
-// run passed (it keeps the broker log otherwise).
+// startTestBroker starts the broker of this package's Kafka tests.
 func startTestBroker() (addr string, stop func(passed bool), err error) {
-	root, err := repoRoot()
+	b, err := brokertest.Start("cmd/bgpsentry tests")
 	if err != nil {
 		return "", nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	cport, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	state, err := os.MkdirTemp("", "bgpsentry-replay-kafka-")
-	if err != nil {
-		return "", nil, err
-	}
-	env := append(os.Environ(),
-		fmt.Sprintf("KAFKA_PORT=%d", port),
-		fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", cport),
-		"KAFKA_STATE="+state,
-		fmt.Sprintf("KAFKA_WATCH_PID=%d", os.Getpid()),
-	)
-	script := filepath.Join(root, "scripts", "kafka.sh")
-	run := func(timeout time.Duration, arg string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", script, arg)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
-	t0 := time.Now()
-	// The first run fetches the jars with mvn: give it time.
-	if out, err := run(10*time.Minute, "start"); err != nil {
-		_, _ = run(time.Minute, "stop")
-		os.RemoveAll(state) // the output above has the end of the broker log
-		return "", nil, fmt.Errorf("scripts/kafka.sh start: %v\n%s", err, out)
-	}
-	fmt.Fprintf(os.Stderr, "replay tests: Kafka broker 127.0.0.1:%d ready in %v\n", port, time.Since(t0).Round(100*time.Millisecond))
-	var once sync.Once
-	stop = func(passed bool) {
-		once.Do(func() {
-			if out, err := run(time.Minute, "stop"); err != nil {
-				fmt.Fprintf(os.Stderr, "replay tests: stop Kafka: %v\n%s", err, out)
-			}
-			if passed {
-				os.RemoveAll(state)
-			} else {
-				fmt.Fprintf(os.Stderr, "replay tests: Kafka broker log kept in %s\n", filepath.Join(state, "kafka.log"))
-			}
-		})
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port), stop, nil
+	return b.Addr, b.Stop, nil
 }
 
 var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)

@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/kafka/brokertest"
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 )
 
@@ -70,22 +70,7 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot() (string, error) { return brokertest.RepoRoot() }
 
 // needs skips in -short mode and when Kafka is to be skipped, and
 // returns the binary, building it the first time.
@@ -112,17 +97,14 @@ var (
 	buildErr  error
 )
 
-// broker is a Kafka broker run by scripts/kafka.sh, which the test can stop
-// and start again with the same state directory.
+// broker is a Kafka broker for these tests: one started here
+// (brokertest), or the one BGPSENTRY_KAFKA names.
 type broker struct {
-	addr  string
-	state string
-	env   []string
-	once  sync.Once
-	err   error
-	skip  string
-	mu    sync.Mutex
-	owned bool // started here (not BGPSENTRY_KAFKA)
+	addr string
+	b    *brokertest.Broker // nil for BGPSENTRY_KAFKA's
+	once sync.Once
+	err  error
+	skip string
 }
 
 var sharedBroker = &broker{}
@@ -192,65 +174,26 @@ func ownBroker(t *testing.T) *broker {
 }
 
 func (b *broker) start(t testing.TB) error {
-	port, cport := freePort(t), freePort(t)
-	state, err := os.MkdirTemp("", "bgpsentry-kafkatest-broker-")
+	br, err := brokertest.Start("kafkatest")
 	if err != nil {
 		return err
 	}
-	b.addr, b.state, b.owned = fmt.Sprintf("127.0.0.1:%d", port), state, true
-	b.env = append(os.Environ(),
-		fmt.Sprintf("KAFKA_PORT=%d", port),
-		fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", cport),
-		"KAFKA_STATE="+state,
-		fmt.Sprintf("KAFKA_WATCH_PID=%d", os.Getpid()),
-	)
-	t0 := time.Now()
-	// The first run fetches the jars with mvn: give it time.
-	if out, err := b.script(10*time.Minute, "start"); err != nil {
-		_, _ = b.script(time.Minute, "stop")
-		return fmt.Errorf("scripts/kafka.sh start: %v\n%s", err, out)
-	}
-	fmt.Fprintf(os.Stderr, "kafkatest: broker %s ready in %v (state %s)\n", b.addr, time.Since(t0).Round(100*time.Millisecond), state)
+	b.b, b.addr = br, br.Addr
 	return nil
-}
-
-func (b *broker) script(timeout time.Duration, arg string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "kafka.sh"), arg)
-	cmd.Env = b.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
 }
 
 // restart stops the broker (SIGTERM) and starts it again on the same
 // ports and state directory.
 func (b *broker) restart(t *testing.T) {
 	t.Helper()
-	if out, err := b.script(time.Minute, "stop"); err != nil {
-		t.Fatalf("kafka.sh stop: %v\n%s", err, out)
-	}
-	if out, err := b.script(2*time.Minute, "start"); err != nil {
-		t.Fatalf("kafka.sh start: %v\n%s", err, out)
+	if err := b.b.Restart(); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func (b *broker) stop(passed bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.owned {
-		return
-	}
-	b.owned = false
-	if out, err := b.script(time.Minute, "stop"); err != nil {
-		fmt.Fprintf(os.Stderr, "kafkatest: stop: %v\n%s", err, out)
-	}
-	if passed {
-		os.RemoveAll(b.state)
-	} else {
-		fmt.Fprintf(os.Stderr, "kafkatest: broker log kept in %s/kafka.log\n", b.state)
+	if b.b != nil {
+		b.b.Stop(passed)
 	}
 }
 
