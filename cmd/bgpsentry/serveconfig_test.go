@@ -137,3 +137,28 @@ func TestServeConfigFlags(t *testing.T) {
 		t.Errorf("bad config: exit %d, %q", code, e)
 	}
 }
+
+// FuzzServeConfig: any bytes give a configuration that passes its checks,
+// or an error naming the file; never a panic.
+func FuzzServeConfig(f *testing.F) {
+	if data, err := os.ReadFile(exampleConfig); err == nil {
+		f.Add(data)
+	}
+	for _, s := range []string{"", "log:\n  level: debug\n", "bgp:\n  neighbors:\n    - address: ::1\n      asn: 1\n",
+		"state:\n  warmup: 1h\n---\n", "kafka: [1, 2]\n", "grpc:\n  history: -1\n", "{a: b}", "\t\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := defaultServeConfig()
+		err := parseServeConfig("fuzz.yaml", data, &c)
+		if err == nil {
+			if err := c.check(); err != nil {
+				t.Fatalf("accepted a configuration its checks refuse: %v", err)
+			}
+			return
+		}
+		if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error without the file name: %v", err)
+		}
+	})
+}
