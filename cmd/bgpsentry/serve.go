@@ -178,11 +178,13 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := defaultServeConfig()
-	if path, ok := configPath(args); ok {
+	path, hasConfig := configPath(args)
+	if hasConfig {
 		if err := loadServeConfig(path, &cfg); err != nil {
 			return err
 		}
 	}
+	fileNeighbors := len(cfg.BGP.Neighbors)
 	fs := newFlagSet("serve", "[--config FILE] [flags]",
 		`Runs bgpsentry as a service. On the embedded default (no config, no
 flags) it is one process with no other services: an embedded, monitor-only
@@ -195,8 +197,10 @@ through Kafka's bgp.updates topic, classifiers share its partitions as one
 consumer group, and alert events also go to bgp.alerts.
 
 Settings come from the YAML file of --config (every key is in the
-README), then from the flags. Stop it with Ctrl-C (SIGINT) or SIGTERM: the
-state is saved to --state when given, and restored from it at start.`, stderr)
+README), then from the flags; SIGHUP reads the file again and applies its
+BGP neighbours (added, removed, changed) without a restart. Stop it with
+Ctrl-C (SIGINT) or SIGTERM: the state is saved to --state when given, and
+restored from it at start.`, stderr)
 	bindServeFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -214,5 +218,9 @@ state is saved to --state when given, and restored from it at start.`, stderr)
 		}
 	}
 	s := &service{cfg: cfg, log: newLogger(cfg.Log, stderr), stdout: stdout, stderr: stderr}
+	if hasConfig {
+		s.configPath = path
+		s.flagNeighbors = append([]neighborConfig(nil), cfg.BGP.Neighbors[fileNeighbors:]...)
+	}
 	return s.run(ctx)
 }

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -295,4 +296,50 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Errorf("the restored state did not know the replayed hijack already: %s", line)
 		}
 	}
+}
+
+// TestServeReloadNeighbors: SIGHUP applies the neighbours of the config
+// file to the running speaker (one removed, one added, the --neighbor one
+// kept), and a broken file changes nothing and stops nothing.
+func TestServeReloadNeighbors(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "serve.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(cfgFile, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("bgp:\n  listen: \"\"\n  neighbors:\n    - {address: 127.0.0.2, asn: 65002, passive: true}\n")
+	metricsAddr := freeAddr(t)
+	srv := startServe(t, "--config", cfgFile, "--grpc.listen", "", "--metrics.listen", metricsAddr,
+		"--neighbor", "127.0.0.9,65009,passive")
+	peers := func() string {
+		var out []string
+		for _, line := range strings.Split(scrape(t, metricsAddr), "\n") {
+			if strings.HasPrefix(line, "bgpsentry_bgp_routes{") {
+				out = append(out, line[strings.Index(line, `peer="`)+6:][:9])
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	waitFor(t, "the speaker and its reload handler", 30*time.Second, func() bool {
+		return strings.Contains(srv.stderr.String(), "SIGHUP reloads") && peers() == "127.0.0.2 127.0.0.9"
+	})
+	write("bgp:\n  listen: \"\"\n  neighbors:\n    - {address: 127.0.0.3, asn: 65003, passive: true}\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", 30*time.Second, func() bool { return peers() == "127.0.0.3 127.0.0.9" })
+	if !strings.Contains(srv.stderr.String(), "added=1 removed=1 changed=0") {
+		t.Errorf("reload not logged:\n%s", srv.stderr.String())
+	}
+	write("bgp:\n  neighbors:\n    - {address: 127.0.0.300, asn: 65003}\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the refused reload", 30*time.Second, func() bool { return strings.Contains(srv.stderr.String(), "reload refused") })
+	if p := peers(); p != "127.0.0.3 127.0.0.9" {
+		t.Errorf("after a refused reload the neighbours are %q", p)
+	}
+	srv.stop(t)
 }

@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
+	"reflect"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
@@ -57,6 +60,10 @@ type service struct {
 	audit      *auditLog // --kafka.audit
 	// restoredSeq is the last event sequence of the restored snapshot.
 	restoredSeq uint64
+	// configPath is --config (SIGHUP reloads its neighbours); flagNeighbors
+	// are those of --neighbor, kept across reloads.
+	configPath    string
+	flagNeighbors []neighborConfig
 }
 
 // snapshotMeta is what a state snapshot needs beside the feature state:
@@ -216,6 +223,24 @@ func (s *service) run(ctx context.Context) (err error) {
 		sources++
 		stops = append(stops, func() { sp.Close() })
 		s.m.speaker = sp
+		if s.configPath != "" {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			stops = append(stops, func() { signal.Stop(hup) })
+			s.log.Info("SIGHUP reloads the neighbours of the config file", "config", s.configPath)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						s.reloadNeighbors(ctx, sp)
+					}
+				}
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -670,6 +695,61 @@ func (s *service) startSpeaker(ctx context.Context) (*speaker.Speaker, error) {
 	}
 	s.log.Info("BGP speaker", "addr", sp.Addr().String(), "asn", c.ASN, "neighbors", len(cfg.Neighbors))
 	return sp, nil
+}
+
+// reloadNeighbors applies the neighbours of the config file, read again,
+// to the running speaker: removed ones are removed, new ones added,
+// changed ones replaced; the --neighbor ones stay. A file that does not
+// load changes nothing.
+func (s *service) reloadNeighbors(ctx context.Context, sp *speaker.Speaker) {
+	c := defaultServeConfig()
+	if err := loadServeConfig(s.configPath, &c); err != nil {
+		s.log.Error("reload refused; the neighbours are unchanged", "err", err)
+		return
+	}
+	want := map[netip.Addr]speaker.Neighbor{}
+	for _, nc := range append(c.BGP.Neighbors, s.flagNeighbors...) {
+		n, err := nc.neighbor()
+		if err != nil {
+			s.log.Error("reload refused; the neighbours are unchanged", "err", err)
+			return
+		}
+		want[n.Addr] = n
+	}
+	have := map[netip.Addr]speaker.Neighbor{}
+	for _, nc := range s.cfg.BGP.Neighbors {
+		if n, err := nc.neighbor(); err == nil {
+			have[n.Addr] = n
+		}
+	}
+	added, removed, changed := 0, 0, 0
+	for a, n := range have {
+		if w, ok := want[a]; !ok || !reflect.DeepEqual(w, n) {
+			if err := sp.RemoveNeighbor(ctx, a); err != nil {
+				s.log.Error("reload: remove neighbour", "peer", a, "err", err)
+				continue
+			}
+			if ok {
+				changed++
+			} else {
+				removed++
+			}
+		}
+	}
+	for a, n := range want {
+		if h, ok := have[a]; ok && reflect.DeepEqual(h, n) {
+			continue
+		}
+		if err := sp.AddNeighbor(ctx, n); err != nil {
+			s.log.Error("reload: add neighbour", "peer", a, "err", err)
+			continue
+		}
+		if _, ok := have[a]; !ok {
+			added++
+		}
+	}
+	s.cfg.BGP.Neighbors = append(c.BGP.Neighbors, s.flagNeighbors...)
+	s.log.Info("neighbours reloaded", "config", s.configPath, "added", added, "removed", removed, "changed", changed, "neighbors", len(want))
 }
 
 // snapshot writes the state and its metadata atomically (temporary file,
