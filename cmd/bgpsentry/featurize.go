@@ -111,7 +111,7 @@ would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 		return err
 	}
 	in := bgpfeed.NewInterner(0)
-	if _, err := loadBaselines(ctx, st, sf.baselines, in, stderr); err != nil {
+	if _, err := sf.bootstrap(ctx, st, in, stderr); err != nil {
 		return err
 	}
 	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in, Source: *collector})

@@ -35,6 +35,12 @@ type stateFlags struct {
 	burst     time.Duration
 	state     string
 	infer     string
+
+	// The relationships newState infers from the inputs, in the
+	// background while the baselines load (finish hands them over).
+	inferDone chan struct{}
+	inferred  *asrel.Graph
+	inferErr  error
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -60,10 +66,16 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, stderr io.Wr
 			return nil, err
 		}
 	case f.infer == "inputs":
-		if cfg.Rel, err = inferRelations(ctx, f.baselines, inputs, stderr); err != nil {
-			return nil, err
-		}
-		cfg.RelInferred = true
+		// A first pass over the inputs, on the other core while the
+		// baselines load: learning table entries does not use inferred
+		// relationships (they never make a link known), so giving them to
+		// the state afterwards (finish, SetRelations) is the same as
+		// starting with them.
+		f.inferDone = make(chan struct{})
+		go func() {
+			defer close(f.inferDone)
+			f.inferred, f.inferErr = inferRelations(ctx, f.baselines, inputs, stderr)
+		}()
 	case f.infer == "warmup":
 	default:
 		return nil, fmt.Errorf("--infer-relations must be 'inputs' or 'warmup', not %q", f.infer)
@@ -84,6 +96,31 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, stderr io.Wr
 		}
 	}
 	return features.NewState(cfg), nil
+}
+
+// bootstrap loads the baselines into st, then hands it the relationships
+// inferred meanwhile (finish).
+func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+	n, err := loadBaselines(ctx, st, f.baselines, in, stderr)
+	if err != nil {
+		return n, err
+	}
+	return n, f.finish(st)
+}
+
+// finish waits for the relationships newState infers in the background,
+// if any, and gives them to st.
+func (f *stateFlags) finish(st *features.State) error {
+	if f.inferDone == nil {
+		return nil
+	}
+	<-f.inferDone
+	f.inferDone = nil
+	if f.inferErr != nil {
+		return f.inferErr
+	}
+	st.SetRelations(f.inferred)
+	return nil
 }
 
 // saveState writes the snapshot when --state is set.
@@ -149,12 +186,15 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 				}
 			}
 		}
+		pctx, cancel := context.WithCancel(ctx)
+		pf := prefetch(pctx, src)
 		for {
-			u, err := src.Next(ctx)
+			u, err := pf.Next(pctx)
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
+				cancel()
 				closer()
 				return n, fmt.Errorf("baseline: %w", err)
 			}
@@ -162,6 +202,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 			st.Observe(&u, nil)
 			n++
 		}
+		cancel()
 		closer()
 		report()
 	}
@@ -210,4 +251,70 @@ func inferRelations(ctx context.Context, baselines, inputs []string, stderr io.W
 	st := g.Stats()
 	fmt.Fprintf(stderr, "bgpsentry: relationships inferred from %d distinct paths: %d links (%d provider-customer, %d peer)\n", len(seen), g.Len(), st.InferredP2C, st.InferredP2P+st.InferredClique)
 	return g, nil
+}
+
+// prefetch reads src on its own goroutine, in batches, so that decoding a
+// source and applying it to the state use both cores. The order is kept;
+// src's error (io.EOF at the end) comes after its last Update. Cancel ctx
+// to stop the goroutine early.
+func prefetch(ctx context.Context, src bgpfeed.Source) bgpfeed.Source {
+	p := &prefetcher{ch: make(chan prefetchBatch, 4)}
+	go func() {
+		defer close(p.ch)
+		for {
+			b := prefetchBatch{us: make([]bgpfeed.Update, 0, 2048)}
+			for len(b.us) < cap(b.us) {
+				u, err := src.Next(ctx)
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.us = append(b.us, u)
+			}
+			select {
+			case p.ch <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+type prefetchBatch struct {
+	us  []bgpfeed.Update
+	err error
+}
+
+type prefetcher struct {
+	ch  chan prefetchBatch
+	cur prefetchBatch
+	i   int
+	err error
+}
+
+func (p *prefetcher) Next(ctx context.Context) (bgpfeed.Update, error) {
+	for p.i >= len(p.cur.us) {
+		if p.err != nil {
+			return bgpfeed.Update{}, p.err
+		}
+		if p.cur.err != nil {
+			p.err = p.cur.err
+			return bgpfeed.Update{}, p.err
+		}
+		b, ok := <-p.ch
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return bgpfeed.Update{}, err
+			}
+			return bgpfeed.Update{}, io.EOF
+		}
+		p.cur, p.i = b, 0
+	}
+	u := p.cur.us[p.i]
+	p.i++
+	return u, nil
 }

@@ -70,7 +70,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	in := bgpfeed.NewInterner(0)
 	start := time.Now()
-	nBase, err := loadBaselines(ctx, st, sf.baselines, in, stderr)
+	nBase, err := sf.bootstrap(ctx, st, in, stderr)
 	if err != nil {
 		return err
 	}

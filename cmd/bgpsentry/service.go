@@ -144,6 +144,9 @@ func (s *service) run(ctx context.Context) (err error) {
 		}
 		log.Info("baseline loaded", "entries", n, "prefixes", s.st.Prefixes(), "took", time.Since(t0).Round(time.Millisecond))
 	}
+	if err := sf.finish(s.st); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
