@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features/asrel"
 )
 
 // TestFeaturizeReadOnly: Featurize gives the vector Observe gives for the
@@ -118,5 +120,28 @@ func TestSessionDownCopies(t *testing.T) {
 	s.Observe(state(5*time.Minute, true), nil)
 	if live("10.6.0.0/16") != 0 {
 		t.Error("a new session-down did not end the routes")
+	}
+}
+
+// TestInferConcurrentSame: relationships inferred from the whole input
+// and handed over after the baselines loaded (UseInferredRelations) stay
+// in use: the state must not replace them by its own warm-up inference,
+// which a state made without relationships would run.
+func TestInferConcurrentSame(t *testing.T) {
+	g, err := asrel.Read(strings.NewReader(relText), "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewState(Config{Warmup: time.Minute})
+	s.Observe(table(ann(0, peerA, "10.0.0.0/16", path(1, 2, 100))), nil)
+	s.UseInferredRelations(g)
+	s.Observe(ann(30*time.Second, peerA, "10.1.0.0/16", path(1, 3, 666)), nil)
+	s.Observe(ann(2*time.Minute, peerB, "10.2.0.0/16", path(1, 2, 100)), nil) // after the warm-up
+	if s.Relations() != g {
+		t.Error("the inferred relationships were replaced after the warm-up")
+	}
+	vec := make([]float64, NumFeatures)
+	if c := s.Observe(ann(3*time.Minute, peerC, "10.0.0.0/16", path(9, 1, 3, 666)), vec); c == nil || vec[FRelationsInferred] != 1 {
+		t.Errorf("relations_inferred = %v (candidate %v), want 1", vec[FRelationsInferred], c)
 	}
 }

@@ -165,6 +165,16 @@ func NewState(cfg Config) *State {
 // file was given).
 func (s *State) Relations() *asrel.Graph { return s.rel }
 
+// UseInferredRelations gives the state relationships inferred elsewhere
+// (from the whole input, before scoring): the same as NewState with them
+// in Config.Rel and Config.RelInferred set. The state stops collecting
+// warm-up paths for its own inference.
+func (s *State) UseInferredRelations(g *asrel.Graph) {
+	s.cfg.Rel, s.cfg.RelInferred = g, true
+	s.inferPaths = nil
+	s.SetRelations(g)
+}
+
 // SetRelations replaces the relationships (after inference) and clears the
 // per-path cache that depends on them.
 func (s *State) SetRelations(g *asrel.Graph) {

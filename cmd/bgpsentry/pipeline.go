@@ -69,8 +69,8 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, stderr io.Wr
 		// A first pass over the inputs, on the other core while the
 		// baselines load: learning table entries does not use inferred
 		// relationships (they never make a link known), so giving them to
-		// the state afterwards (finish, SetRelations) is the same as
-		// starting with them.
+		// the state afterwards (finish, UseInferredRelations) is the same
+		// as starting with them (TestInferConcurrentSame).
 		f.inferDone = make(chan struct{})
 		go func() {
 			defer close(f.inferDone)
@@ -119,7 +119,7 @@ func (f *stateFlags) finish(st *features.State) error {
 	if f.inferErr != nil {
 		return f.inferErr
 	}
-	st.SetRelations(f.inferred)
+	st.UseInferredRelations(f.inferred)
 	return nil
 }
 
