@@ -57,6 +57,10 @@ type Reader struct {
 	skipped  int64
 	samples  []LineError
 	key      []byte
+	source   string
+	// attrs shares the attributes of single-origin entries per origin: a
+	// table repeats each origin on many lines, and Attrs are immutable.
+	attrs map[uint32]*bgpfeed.Attrs
 }
 
 // Open opens a table file. The entries' time is taken from the RIB file
@@ -94,7 +98,7 @@ func NewReader(name string, r io.Reader, in *bgpfeed.Interner) (*Reader, error) 
 	}
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	return &Reader{name: name, sc: sc, interner: in}, nil
+	return &Reader{name: name, sc: sc, interner: in, source: "prefix2as:" + filepath.Base(name), attrs: map[uint32]*bgpfeed.Attrs{}}, nil
 }
 
 // Time is the time given to the entries.
@@ -141,12 +145,49 @@ func (r *Reader) Next(ctx context.Context) (bgpfeed.Update, error) {
 	return u, nil
 }
 
+// fields splits line at runs of blanks into at most len(out) fields and
+// returns how many there are (len(out)+1 when there are more).
+func fields(line string, out []string) int {
+	n := 0
+	for line != "" {
+		i := strings.IndexAny(line, " \t")
+		if i == 0 {
+			line = line[1:]
+			continue
+		}
+		if n == len(out) {
+			return n + 1
+		}
+		if i < 0 {
+			out[n] = line
+			return n + 1
+		}
+		out[n] = line[:i]
+		n++
+		line = line[i+1:]
+	}
+	return n
+}
+
+func parseASN(a string) (uint32, error) {
+	if len(a) > 2 && (a[0] == 'A' || a[0] == 'a') && (a[1] == 'S' || a[1] == 's') {
+		a = a[2:]
+	}
+	v, err := strconv.ParseUint(a, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("origin %q is not an AS number", a)
+	}
+	return uint32(v), nil
+}
+
 func (r *Reader) parse(line string) error {
-	f := strings.Fields(line)
+	var fb [3]string
+	nf := fields(line, fb[:])
+	f := fb[:min(nf, 3)]
 	var pfx netip.Prefix
 	var asField string
 	var err error
-	switch len(f) {
+	switch nf {
 	case 2:
 		pfx, err = netip.ParsePrefix(f[0])
 		asField = f[1]
@@ -165,7 +206,7 @@ func (r *Reader) parse(line string) error {
 		}
 		asField = f[2]
 	default:
-		return fmt.Errorf("want 'prefix<TAB>asn' or 'addr<TAB>len<TAB>asn', got %d fields", len(f))
+		return fmt.Errorf("want 'prefix<TAB>asn' or 'addr<TAB>len<TAB>asn', got %d fields", nf)
 	}
 	if err != nil {
 		return err
@@ -174,14 +215,30 @@ func (r *Reader) parse(line string) error {
 		return fmt.Errorf("prefix %s has host bits set", pfx)
 	}
 	r.pending = r.pending[:0]
+	if !strings.ContainsAny(asField, "_,") {
+		// One origin: the common line, with attributes shared per origin.
+		asn, err := parseASN(asField)
+		if err != nil {
+			return err
+		}
+		at := r.attrs[asn]
+		if at == nil {
+			segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: []uint32{asn}}}
+			r.key = bgpfeed.AppendKey(r.key[:0], segs)
+			at = &bgpfeed.Attrs{Path: r.interner.Intern(r.key, segs), OriginType: bgpfeed.OriginIGP}
+			r.attrs[asn] = at
+		}
+		r.pending = append(r.pending, r.entry(pfx, at))
+		return nil
+	}
 	for _, moas := range strings.Split(asField, "_") {
 		var asns []uint32
 		for _, a := range strings.Split(moas, ",") {
-			v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(a), "AS"), 10, 32)
+			v, err := parseASN(a)
 			if err != nil {
-				return fmt.Errorf("origin %q is not an AS number", a)
+				return err
 			}
-			asns = append(asns, uint32(v))
+			asns = append(asns, v)
 		}
 		seg := bgpfeed.Segment{Type: bgpfeed.SegSequence, ASNs: asns}
 		if len(asns) > 1 {
@@ -189,17 +246,16 @@ func (r *Reader) parse(line string) error {
 		}
 		segs := []bgpfeed.Segment{seg}
 		r.key = bgpfeed.AppendKey(r.key[:0], segs)
-		r.pending = append(r.pending, bgpfeed.Update{
-			Time:   r.when,
-			Source: "prefix2as:" + filepath.Base(r.name),
-			Format: bgpfeed.FormatPrefix2AS,
-			Kind:   bgpfeed.KindAnnounce,
-			Table:  true,
-			Prefix: pfx,
-			Attrs:  &bgpfeed.Attrs{Path: r.interner.Intern(r.key, segs), OriginType: bgpfeed.OriginIGP},
-		})
+		r.pending = append(r.pending, r.entry(pfx, &bgpfeed.Attrs{Path: r.interner.Intern(r.key, segs), OriginType: bgpfeed.OriginIGP}))
 	}
 	return nil
+}
+
+func (r *Reader) entry(pfx netip.Prefix, at *bgpfeed.Attrs) bgpfeed.Update {
+	return bgpfeed.Update{
+		Time: r.when, Source: r.source, Format: bgpfeed.FormatPrefix2AS, Kind: bgpfeed.KindAnnounce,
+		Table: true, Prefix: pfx, Attrs: at,
+	}
 }
 
 // Entries is the number of entries returned so far.

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-func shared(t *testing.T, rel string) string {
+func shared(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join("..", "..", "..", "shared", "data", rel)
 	if _, err := os.Stat(p); err != nil {

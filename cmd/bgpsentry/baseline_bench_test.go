@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features"
+)
+
+// BenchmarkLoadBaseline: the 2026-07-30 RouteViews prefix-to-origin table
+// (1.1M IPv4 prefixes) from ../shared/data into an empty feature state,
+// what `score --baseline` and `serve --baseline` do first.
+func BenchmarkLoadBaseline(b *testing.B) {
+	p := shared(b, "baseline/asinfo/ipasn_20260730.dat.gz")
+	for b.Loop() {
+		st := features.NewState(features.Config{})
+		n, err := loadBaselines(context.Background(), st, []string{p}, bgpfeed.NewInterner(0), io.Discard)
+		if err != nil || n < 1_000_000 {
+			b.Fatalf("%d entries, %v", n, err)
+		}
+	}
+}
