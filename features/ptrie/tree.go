@@ -22,6 +22,11 @@ func (t *tree[K]) add(k K, n uint8) uint32 {
 	if len(t.nodes) == 0 {
 		t.nodes = append(t.nodes, node[K]{})
 	}
+	if len(t.nodes) == cap(t.nodes) {
+		// Double: append grows large slices by 1.25x, which copies a
+		// full table's nodes about four times over while it loads.
+		t.nodes = growNodes(t.nodes, max(len(t.nodes), 64))
+	}
 	t.nodes = append(t.nodes, node[K]{key: k, bits: n})
 	return uint32(len(t.nodes) - 1)
 }
