@@ -120,8 +120,8 @@ func (s *State) ObserveAll(u *bgpfeed.Update, vec []float64) (c *Candidate, gate
 // last session-down of its peer: it was sent in the session that ended
 // (read late from another Kafka partition), so its route is gone.
 func (s *State) stale(u *bgpfeed.Update) bool {
-	if u.Table {
-		return false
+	if u.Table || s.downs == 0 {
+		return false // no session has gone down: nothing can be stale
 	}
 	id, ok := s.peerIdx[peerKey{u.Source, u.PeerAddr, u.PeerASN}]
 	if !ok || s.peers[id].lastDown == 0 || u.Time.UnixNano() >= s.peers[id].lastDown {
@@ -158,6 +158,7 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 			if ps.up || u.SessionDown() {
 				ps.epoch++
 				ps.lastDown = t
+				s.downs++
 			}
 			ps.up = false
 		} else if t >= ps.lastDown {

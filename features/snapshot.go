@@ -205,6 +205,9 @@ func Load(r io.Reader, cfg Config, in *bgpfeed.Interner) (*State, error) {
 	s.peers = make([]peerState, len(b.Peers))
 	for i, p := range b.Peers {
 		s.peers[i] = peerState{epoch: p.Epoch, up: p.Up, lastDown: p.LastDown}
+		if p.LastDown != 0 {
+			s.downs++
+		}
 		s.peerIdx[peerKey{p.Source, p.Addr, p.ASN}] = uint16(i)
 	}
 	for _, sp := range b.Prefixes {

@@ -126,6 +126,7 @@ type State struct {
 	// staleUpdates are updates of a session that had already ended when
 	// they were read, and repeated session-down copies: ignored.
 	staleUpdates int64
+	downs        int64 // session-downs applied (0: no update can be stale)
 }
 
 const (

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/speaker"
 	"github.com/bgpsentry/bgpsentry/classifier"
 	"github.com/bgpsentry/bgpsentry/features"
@@ -36,8 +37,9 @@ type metrics struct {
 	// acknowledged by bgp.alerts.
 	kafkaLatency, kafkaEventLatency prometheus.Histogram
 
-	processed atomic.Int64 // updates through the classifier
-	forwarded atomic.Int64 // updates written to Kafka
+	byKind    [4]prometheus.Counter // updates, per bgpfeed.Kind (not looked up per update)
+	processed atomic.Int64          // updates through the classifier
+	forwarded atomic.Int64          // updates written to Kafka
 
 	busLen  func() float64
 	speaker *speaker.Speaker
@@ -48,6 +50,9 @@ func newMetrics() *metrics {
 	f := promauto{m.reg}
 	m.received = f.counterVec("bgpsentry_updates_received_total", "Updates read from a source into the bus.", "source")
 	m.updates = f.counterVec("bgpsentry_updates_processed_total", "Updates applied to the feature state by the classifier loop.", "kind")
+	for k := bgpfeed.KindAnnounce; int(k) < len(m.byKind); k++ {
+		m.byKind[k] = m.updates.WithLabelValues(k.String())
+	}
 	m.scored = f.counter("bgpsentry_updates_scored_total", "Announcements that passed the gate and were classified.")
 	m.flagged = f.counterVec("bgpsentry_verdicts_flagged_total", "Classifications above a class threshold (before event grouping).", "class")
 	m.events = f.counterVec("bgpsentry_alert_events_total", "Alert events emitted.", "type", "state")
@@ -80,6 +85,14 @@ func newMetrics() *metrics {
 		}))
 	m.reg.MustRegister(&speakerCollector{m: m})
 	return m
+}
+
+// processedKind is the processed-updates counter of kind k.
+func (m *metrics) processedKind(k bgpfeed.Kind) prometheus.Counter {
+	if int(k) < len(m.byKind) && m.byKind[k] != nil {
+		return m.byKind[k]
+	}
+	return m.updates.WithLabelValues(k.String())
 }
 
 // modelInfo exports the model's identity as labels of a constant gauge.

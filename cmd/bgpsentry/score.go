@@ -140,15 +140,13 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 			if err != nil {
 				return err
 			}
-			if k := v.Flagged(); k != classifier.Benign {
-				flagged.Add(1)
-				reasons, err := clf.Reasons(vec, k, 5)
-				if err != nil {
-					return err
-				}
-				ev.Add(c, v, reasons)
+			k, err := judge(clf, ev, c, v, vec)
+			if err != nil {
+				return err
 			}
-			ev.Rules(c, vec)
+			if k != classifier.Benign {
+				flagged.Add(1)
+			}
 		}
 		ev.Route(&u)
 	}

@@ -45,17 +45,6 @@ func (l neighborFlag) Set(v string) error {
 	return nil
 }
 
-// appendList is a repeatable flag that adds to a list of the config file.
-type appendList struct{ l *[]string }
-
-func (a appendList) String() string {
-	if a.l == nil {
-		return ""
-	}
-	return strings.Join(*a.l, ",")
-}
-func (a appendList) Set(v string) error { *a.l = append(*a.l, v); return nil }
-
 // commaList is a flag whose comma-separated value replaces a list.
 type commaList struct{ l *[]string }
 
@@ -117,7 +106,7 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.StringVar(&c.Log.Level, "log.level", c.Log.Level, "log level: debug, info, warn or error")
 	fs.StringVar(&c.Log.Format, "log.format", c.Log.Format, "log format on stderr: text or json")
 	// State.
-	fs.Var(appendList{&c.State.Baselines}, "baseline", "baseline `FILE` bootstrapping the state: an MRT RIB dump or a prefix-to-origin table (pyasn/CAIDA); repeatable; ignored when --state restores a snapshot")
+	fs.Var((*stringList)(&c.State.Baselines), "baseline", "baseline `FILE` bootstrapping the state: an MRT RIB dump or a prefix-to-origin table (pyasn/CAIDA); repeatable; ignored when --state restores a snapshot")
 	fs.StringVar(&c.State.ASRel, "asrel", c.State.ASRel, "AS relationships `FILE`, CAIDA serial-1/serial-2 'a|b|rel' (default: inferred, see --infer-relations)")
 	fs.StringVar(&c.State.ASOrg, "asorg", c.State.ASOrg, "CAIDA as-org2info JSONL `FILE`, for sibling ASes (optional)")
 	fs.StringVar(&c.State.RPKI, "rpki", c.State.RPKI, "RPKI VRPs `FILE`, rpki-client or Routinator JSON (optional)")
@@ -140,7 +129,7 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.StringVar(&c.BGP.RouterID, "bgp.router-id", c.BGP.RouterID, "the speaker's BGP identifier (an IPv4 `ADDRESS`)")
 	fs.Var(neighborFlag{c}, "neighbor", "a BGP neighbour `ADDR,ASN[,passive]` (repeatable; the config file has MD5, max-prefix, add-path, ports)")
 	// Replay.
-	fs.Var(appendList{&c.Replay.Paths}, "replay", "MRT `FILE` or directory to replay into the bus (repeatable)")
+	fs.Var((*stringList)(&c.Replay.Paths), "replay", "MRT `FILE` or directory to replay into the bus (repeatable)")
 	fs.StringVar(&c.Replay.Speed, "replay.speed", c.Replay.Speed, "replay speed: 'max' (as fast as it decodes) or a factor of real time (1, 60, ...)")
 	fs.BoolVar(&c.Replay.ExitAfter, "exit-after-replay", c.Replay.ExitAfter, "stop when the replay has been processed (batch runs and tests)")
 	// Events.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -320,8 +321,10 @@ func (c *serveConfig) check() error {
 		return fmt.Errorf("grpc.client_ca (--grpc.client-ca) needs grpc.tls_cert and grpc.tls_key")
 	}
 	if c.Metrics.Listen != "" {
-		if _, _, err := splitHostPort(c.Metrics.Listen); err != nil {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			return fmt.Errorf("metrics.listen (--metrics.listen) %q: %v", c.Metrics.Listen, err)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("metrics.listen (--metrics.listen) %q: bad port %q", c.Metrics.Listen, port)
 		}
 	}
 	if err := kafka.Compression(c.Kafka.Compression).Validate(); err != nil {
@@ -331,18 +334,6 @@ func (c *serveConfig) check() error {
 		return fmt.Errorf("kafka.classify false (a producer only) needs kafka.brokers")
 	}
 	return nil
-}
-
-func splitHostPort(s string) (string, int, error) {
-	i := strings.LastIndex(s, ":")
-	if i < 0 {
-		return "", 0, fmt.Errorf("want HOST:PORT")
-	}
-	p, err := strconv.Atoi(s[i+1:])
-	if err != nil || p < 0 || p > 65535 {
-		return "", 0, fmt.Errorf("bad port %q", s[i+1:])
-	}
-	return strings.Trim(s[:i], "[]"), p, nil
 }
 
 // neighbor is the speaker's form of a configured neighbour.

@@ -498,12 +498,14 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 				s.stMu.Unlock()
 				return err
 			}
-			if k := v.Flagged(); k != classifier.Benign {
-				s.m.flagged.WithLabelValues(k.String()).Inc()
-				reasons, _ := s.clf.Reasons(vec, k, 5)
-				s.ev.Add(c, v, reasons)
+			k, err := judge(s.clf, s.ev, c, v, vec)
+			if err != nil {
+				s.stMu.Unlock()
+				return err
 			}
-			s.ev.Rules(c, vec)
+			if k != classifier.Benign {
+				s.m.flagged.WithLabelValues(k.String()).Inc()
+			}
 		}
 		s.ev.Route(&u)
 		s.cur, s.curWritten = nil, time.Time{}
@@ -512,7 +514,7 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 			return s.emitErr
 		}
 		s.m.processed.Add(1)
-		s.m.updates.WithLabelValues(u.Kind.String()).Inc()
+		s.m.processedKind(u.Kind).Inc()
 		if consumer != nil {
 			dirty = true
 			if !rec.Time.IsZero() {
@@ -755,12 +757,12 @@ func (s *service) reloadNeighbors(ctx context.Context, sp *speaker.Speaker) {
 	s.log.Info("neighbours reloaded", "config", s.configPath, "added", added, "removed", removed, "changed", changed, "neighbors", len(want))
 }
 
-// snapshot writes the state and its metadata atomically (temporary file,
-// then rename), under the state's read lock.
+// snapshot writes the state and its metadata, each atomically (temporary
+// file, then rename), under the state's read lock.
 func (s *service) snapshot() error {
 	path := s.cfg.State.Snapshot
 	s.stMu.RLock()
-	err := writeAtomic(path, func(w io.Writer) error { return s.st.Save(w) })
+	err := s.st.SaveFile(path)
 	meta := snapshotMeta{Sequence: s.ev.Sequence(), Saved: time.Now().UTC(), Updates: s.m.processed.Load()}
 	s.stMu.RUnlock()
 	if err != nil {
