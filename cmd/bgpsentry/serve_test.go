@@ -89,7 +89,7 @@ func (l *listSource) Next(ctx context.Context) (bgpfeed.Update, error) {
 func TestPacedSource(t *testing.T) {
 	t0 := time.Date(2008, 2, 24, 18, 0, 0, 0, time.UTC)
 	src := listSource{{Time: t0}, {Time: t0.Add(time.Second)}, {Time: t0.Add(2 * time.Second)}}
-	p := &pacedSource{src: &src, speed: 20}
+	p := newPacedSource(&src, 20)
 	start := time.Now()
 	n := 0
 	for {
@@ -106,7 +106,7 @@ func TestPacedSource(t *testing.T) {
 		t.Errorf("%d updates in %v, want 3 in at least 100ms", n, el)
 	}
 	src = listSource{{Time: t0}, {Time: t0.Add(time.Hour)}}
-	p = &pacedSource{src: &src, speed: 1}
+	p = newPacedSource(&src, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.Next(ctx)
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()

@@ -265,7 +265,7 @@ func (s *service) run(ctx context.Context) (err error) {
 			defer close(replayDone)
 			var src bgpfeed.Source = r
 			if speed > 0 {
-				src = &pacedSource{src: r, speed: speed}
+				src = newPacedSource(r, speed)
 			}
 			t0 := time.Now()
 			n := pump(ctx, src, b, log, "replay", s.m)
@@ -877,31 +877,24 @@ func forward(ctx context.Context, b *bus.Bus, p *kafka.Producer, m *metrics) err
 }
 
 // pacedSource replays a source at a multiple of real time, following the
-// updates' timestamps.
+// updates' timestamps (replay's pacer).
 type pacedSource struct {
-	src   bgpfeed.Source
-	speed float64
-	t0    time.Time // stream time of the first update
-	w0    time.Time // wall time then
+	src bgpfeed.Source
+	p   pacer
 }
 
-func (p *pacedSource) Next(ctx context.Context) (bgpfeed.Update, error) {
-	u, err := p.src.Next(ctx)
+func newPacedSource(src bgpfeed.Source, speed float64) *pacedSource {
+	return &pacedSource{src: src, p: pacer{speed: speed, now: time.Now}}
+}
+
+func (ps *pacedSource) Next(ctx context.Context) (bgpfeed.Update, error) {
+	u, err := ps.src.Next(ctx)
 	if err != nil {
 		return u, err
 	}
-	if p.t0.IsZero() {
-		p.t0, p.w0 = u.Time, time.Now()
-		return u, nil
-	}
-	due := p.w0.Add(time.Duration(float64(u.Time.Sub(p.t0)) / p.speed))
-	if d := time.Until(due); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return u, ctx.Err()
-		case <-t.C:
+	if d, _ := ps.p.wait(u.Time); d > 0 {
+		if err := sleepCtx(ctx, d); err != nil {
+			return u, err
 		}
 	}
 	return u, nil
