@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,14 +23,14 @@ import (
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 )
 
+// freeAddr is a loopback address:port nothing listens on (now).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(p)
 }
 
 // scenario is the committed rrc06 background with attacks injected
