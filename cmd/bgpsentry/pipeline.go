@@ -12,28 +12,11 @@ import (
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/prefix2as"
-	"github.com/bgpsentry/bgpsentry/classifier"
 	"github.com/bgpsentry/bgpsentry/features"
 	"github.com/bgpsentry/bgpsentry/features/asorg"
 	"github.com/bgpsentry/bgpsentry/features/asrel"
 	"github.com/bgpsentry/bgpsentry/features/rpki"
 )
-
-// judge hands a scored announcement and its verdict to the Eventer: a
-// flagged verdict with its top reasons, and the rules that need no model.
-// It returns the flagged class (Benign when the verdict is not flagged).
-func judge(clf *classifier.Classifier, ev *classifier.Eventer, c *features.Candidate, v classifier.Verdict, vec []float64) (classifier.Class, error) {
-	k := v.Flagged()
-	if k != classifier.Benign {
-		reasons, err := clf.Reasons(vec, k, 5)
-		if err != nil {
-			return k, err
-		}
-		ev.Add(c, v, reasons)
-	}
-	ev.Rules(c, vec)
-	return k, nil
-}
 
 // stringList is a repeatable string flag.
 type stringList []string

@@ -21,6 +21,22 @@ import (
 )
 
 // loadClassifier loads --model DIR, or the model embedded in the binary.
+// judge hands a scored announcement and its verdict to the Eventer: a
+// flagged verdict with its top reasons, and the rules that need no model.
+// It returns the flagged class (Benign when the verdict is not flagged).
+func judge(clf *classifier.Classifier, ev *classifier.Eventer, c *features.Candidate, v classifier.Verdict, vec []float64) (classifier.Class, error) {
+	k := v.Flagged()
+	if k != classifier.Benign {
+		reasons, err := clf.Reasons(vec, k, 5)
+		if err != nil {
+			return k, err
+		}
+		ev.Add(c, v, reasons)
+	}
+	ev.Rules(c, vec)
+	return k, nil
+}
+
 func loadClassifier(dir string) (*classifier.Classifier, error) {
 	if dir != "" {
 		return classifier.Load(dir)
