@@ -37,6 +37,12 @@ type EventerConfig struct {
 	// leak that matters is a wave, while a few "valley" paths are more
 	// often relationships the data gets wrong.
 	MinLeakPrefixes int
+	// MinWeakShare is the share of the active peer sessions whose weak
+	// evidence an alert needs to open without a strong verdict (default
+	// 0.5; negative: none). Weak evidence stands for an origin change the
+	// vantage points agree on; a minority of them agreeing is as often a
+	// stable route the baseline does not know.
+	MinWeakShare float64
 }
 
 // holder is a peer route that carries an alert.
@@ -70,6 +76,9 @@ type alert struct {
 	// a scored announcement of this alert (the state knows them, though
 	// their own verdicts may have been below the thresholds).
 	prior int
+	// active is the most peer sessions up while the alert gathered
+	// evidence (for MinWeakShare).
+	active int
 }
 
 // Eventer groups scored announcements into alerts and emits AlertEvents.
@@ -103,11 +112,18 @@ const (
 	// customer). A hijacker cannot put the victim in front of itself: the
 	// victim's router would have to propagate the route.
 	VetoOwnerUpstream
+	// VetoLeakEstablished: a route-leak verdict whose valley (the AS the
+	// route leaked to, the leaker, the AS it learned it from) the state
+	// saw before monitoring began or long ago (Candidate.LeakEstablished).
+	// A leak is a new export that spreads; a valley that has always been
+	// there is a relationship the data gets wrong, or a leak that was
+	// reported when it started.
+	VetoLeakEstablished
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established"}
 
 // veto returns the veto a flagged verdict of class k meets, or -1.
 func veto(k Class, c *features.Candidate) int {
@@ -115,6 +131,9 @@ func veto(k Class, c *features.Candidate) int {
 	case RouteLeak:
 		if c.Leaker == 0 {
 			return VetoLeakNoValley
+		}
+		if c.LeakEstablished {
+			return VetoLeakEstablished
 		}
 	case OriginHijack, SubprefixHijack:
 		if n := len(c.Path); n >= 2 && c.Path[n-1] == c.Origin {
@@ -150,6 +169,9 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	}
 	if cfg.MinLeakPrefixes <= 0 {
 		cfg.MinLeakPrefixes = 10
+	}
+	if cfg.MinWeakShare == 0 {
+		cfg.MinWeakShare = 0.5
 	}
 	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, shard: -1}
 }
@@ -220,6 +242,7 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 	} else {
 		a.weakPeers[peerName(u)] = struct{}{}
 	}
+	a.active = max(a.active, c.ActivePeers)
 	if v.Proba[k] > a.ev.Confidence {
 		a.ev.Confidence = v.Proba[k]
 		if reasons != nil {
@@ -334,7 +357,7 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 		}
 	}
 	switch {
-	case !a.opened && (a.strong && int(a.ev.PeerCount) >= e.cfg.MinPeers || a.key.typ.weakOpens() && len(a.weakPeers) >= e.cfg.MinWeakPeers) &&
+	case !a.opened && (a.strong && int(a.ev.PeerCount) >= e.cfg.MinPeers || a.key.typ.weakOpens() && e.weakEnough(a)) &&
 		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
 		a.opened = true
 		e.Opened++
@@ -473,6 +496,16 @@ func (e *Eventer) Open() []*pb.AlertEvent {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out
+}
+
+// weakEnough reports whether an alert's weak evidence opens it: at least
+// MinWeakPeers peers, and at least MinWeakShare of the active sessions.
+func (e *Eventer) weakEnough(a *alert) bool {
+	n := len(a.weakPeers)
+	if n < e.cfg.MinWeakPeers {
+		return false
+	}
+	return e.cfg.MinWeakShare <= 0 || float64(n) >= e.cfg.MinWeakShare*float64(a.active)
 }
 
 // weakOpens reports whether weak evidence from many peers may open an

@@ -308,3 +308,67 @@ func TestLeakGroupsPerShard(t *testing.T) {
 		}
 	}
 }
+
+// TestVetoLeakEstablished: a leak verdict through a valley the state knew
+// before monitoring began is vetoed; the same verdict on a new valley
+// opens.
+func TestVetoLeakEstablished(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+	for peer := 1; peer <= 3; peer++ {
+		c := cand(upd(0, peer, "10.4.0.0/16", uint32(peer), 5, 2, 100))
+		c.Leaker, c.Leak, c.LeakEstablished = 5, asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}, true
+		e.Add(c, verdict(RouteLeak, 0.99), nil)
+	}
+	if len(r.evs) != 0 || e.Vetoed[VetoLeakEstablished] != 3 {
+		t.Fatalf("established valley: events %v, vetoed %v", r.evs, e.Vetoed)
+	}
+	for peer := 1; peer <= 2; peer++ {
+		c := cand(upd(time.Second, peer, "10.5.0.0/16", uint32(peer), 6, 2, 100))
+		c.Leaker, c.Leak = 6, asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}
+		e.Add(c, verdict(RouteLeak, 0.99), nil)
+	}
+	if len(r.evs) != 1 || r.evs[0].SuspectAsn != 6 {
+		t.Fatalf("new valley: events %v", r.evs)
+	}
+}
+
+// TestWeakShare: weak evidence opens an origin-hijack alert only when at
+// least MinWeakShare of the active sessions give it; strong verdicts are
+// not subject to the share.
+func TestWeakShare(t *testing.T) {
+	weak := Verdict{Class: Benign, Weak: OriginHijack}
+	weak.Proba[OriginHijack] = 0.6
+	run := func(share float64, peers, active int) int {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 2, MinWeakPeers: 5, MinWeakShare: share}, r.emit)
+		for peer := 1; peer <= peers; peer++ {
+			c := cand(upd(0, peer, "10.6.0.0/16", uint32(peer), 3, 200), 100)
+			c.ActivePeers = active
+			e.Add(c, weak, nil)
+		}
+		return len(r.evs)
+	}
+	if n := run(0.5, 8, 20); n != 0 {
+		t.Errorf("8 weak peers of 20 opened %d alerts, want none at share 0.5", n)
+	}
+	if n := run(0.5, 10, 20); n != 1 {
+		t.Errorf("10 weak peers of 20 opened %d alerts, want 1", n)
+	}
+	if n := run(-1, 5, 20); n != 1 {
+		t.Errorf("no share: 5 weak peers of 20 opened %d alerts, want 1", n)
+	}
+	if n := run(0.5, 4, 6); n != 0 {
+		t.Errorf("4 weak peers opened %d alerts, want none below MinWeakPeers", n)
+	}
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinWeakShare: 0.9}, r.emit)
+	for peer := 1; peer <= 2; peer++ {
+		c := cand(upd(0, peer, "10.7.0.0/16", uint32(peer), 3, 200), 100)
+		c.ActivePeers = 40
+		e.Add(c, verdict(OriginHijack, 0.999), nil)
+	}
+	if len(r.evs) != 1 {
+		t.Errorf("strong verdicts of 2 of 40 peers: %d alerts, want 1", len(r.evs))
+	}
+}

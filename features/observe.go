@@ -32,6 +32,14 @@ type Candidate struct {
 	// without the announcing peer's own route): vantage points the
 	// offending route had reached already.
 	PeersWithOrigin int
+	// LeakEstablished: the path's leak triple (the AS it leaked to, the
+	// leaker, the AS it learned from) was already in paths seen before
+	// monitoring started, or more than Config.Young ago. A leak is a new
+	// export; a valley that has been there all along is a relationship
+	// the data gets wrong (or an old leak, reported when it began).
+	LeakEstablished bool
+	// ActivePeers is how many peer sessions are up (peers_active).
+	ActivePeers int
 }
 
 // pathFacts are per-path facts that depend only on the path and the
@@ -369,6 +377,11 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 		if l := f.check.Leak; l.Type != asrel.NoLeak && l.Leaker >= 0 && l.Leaker < len(f.uniq) {
 			s.burst(burstLeaker, f.uniq[l.Leaker], now)
 		}
+		if k, ok := leakTriple(f); ok {
+			if _, seen := s.valleys[k]; !seen {
+				s.valleys[k] = stamp
+			}
+		}
 	}
 	for i := 0; i+1 < len(f.uniq); i++ {
 		k := linkKey(f.uniq[i], f.uniq[i+1])
@@ -492,7 +505,8 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 			c.ExpectedPrefix = p
 		}
 	}
-	vec[FPeersActive] = float64(s.ActivePeers())
+	c.ActivePeers = s.ActivePeers()
+	vec[FPeersActive] = float64(c.ActivePeers)
 	c.NewOrigin = originRec == nil
 
 	// Covering prefix: the closest less-specific with origins.
@@ -677,6 +691,11 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 			vec[FLeakPosition] = float64(len(f.uniq) - 1 - c.Leak.Leaker)
 			c.Leaker = f.uniq[c.Leak.Leaker]
 			vec[FLeakerBurst] = s.burstValue(burstLeaker, c.Leaker, now)
+			if k, ok := leakTriple(f); ok {
+				if first, seen := s.valleys[k]; seen && (first == 0 || now-first >= int64(s.cfg.Young.Seconds())) {
+					c.LeakEstablished = true
+				}
+			}
 		}
 	} else {
 		vec[FValleyViolation] = -1

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
@@ -178,6 +179,54 @@ func TestRouteLeakHairpin(t *testing.T) {
 	vec, _ = observe(t, s, ann(time.Minute+time.Second, peerA, "10.0.3.0/24", path(1, 5, 2, 100)))
 	if vec[FLeakerBurst] < 0.99 {
 		t.Errorf("leaker_burst = %v after one leaked route", vec[FLeakerBurst])
+	}
+}
+
+// TestLeakEstablished: a leak whose valley (to, leaker, from) the state
+// saw during the warm-up, or more than Config.Young ago, is established; a
+// valley first seen in monitoring, minutes ago, is not.
+func TestLeakEstablished(t *testing.T) {
+	g, err := asrel.Read(strings.NewReader(relText), "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewState(Config{Rel: g, Warmup: 10 * time.Minute, Young: time.Hour})
+	// Warm-up: the hairpin 1 5 2 is already there for 10.0.0.0/16.
+	if c := s.Observe(ann(0, peerA, "10.0.0.0/16", path(1, 5, 2, 100)), nil); c != nil {
+		t.Fatal("scored during the warm-up")
+	}
+	// Monitoring: the same valley for another prefix is established.
+	_, c := observe(t, s, ann(11*time.Minute, peerB, "10.7.0.0/16", path(1, 5, 2, 100)))
+	if c.Leaker != 5 || !c.LeakEstablished {
+		t.Errorf("valley seen in the warm-up: Leaker %d, LeakEstablished %v", c.Leaker, c.LeakEstablished)
+	}
+	// A new valley: 5 learned 10.8.0.0/16 from its provider 1 and sent
+	// it to its provider 2.
+	_, c = observe(t, s, ann(12*time.Minute, peerA, "10.8.0.0/16", path(2, 5, 1, 3, 666)))
+	if c.Leaker != 5 || c.LeakEstablished {
+		t.Errorf("new valley: Leaker %d, LeakEstablished %v", c.Leaker, c.LeakEstablished)
+	}
+	// Minutes later it is still new (a leak wave), an hour later it is not.
+	_, c = observe(t, s, ann(20*time.Minute, peerB, "10.9.0.0/16", path(2, 5, 1, 3, 666)))
+	if c.LeakEstablished {
+		t.Error("valley first seen 8 minutes ago is established")
+	}
+	_, c = observe(t, s, ann(80*time.Minute, peerC, "10.10.0.0/16", path(9, 2, 5, 1, 3, 666)))
+	if !c.LeakEstablished {
+		t.Error("valley first seen 68 minutes ago (Young 1h) is not established")
+	}
+	// The valleys survive a snapshot.
+	var buf bytes.Buffer
+	if err := s.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(&buf, Config{Rel: g, Warmup: 10 * time.Minute, Young: time.Hour}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c = observe(t, r, ann(81*time.Minute, peerB, "10.11.0.0/16", path(1, 5, 2, 100)))
+	if !c.LeakEstablished {
+		t.Error("restored state forgot the warm-up valley")
 	}
 }
 

@@ -76,6 +76,7 @@ type snapBody struct {
 	Peers      []snapPeer
 	Origins    map[uint32]snapOriginStat
 	Links      map[uint64]int64
+	Valleys    map[valleyKey]int64
 	Degree     map[uint32]int32
 	Bursts     []snapDecay
 	Rel        []asrel.Link // only when the relations were inferred
@@ -95,6 +96,7 @@ func (s *State) Save(w io.Writer) error {
 	b := snapBody{
 		Origins:    make(map[uint32]snapOriginStat, len(s.origins)),
 		Links:      s.links,
+		Valleys:    s.valleys,
 		Degree:     s.degree,
 		Started:    s.started,
 		LearnUntil: s.learnUntil,
@@ -227,6 +229,9 @@ func Load(r io.Reader, cfg Config, in *bgpfeed.Interner) (*State, error) {
 	}
 	for a, o := range b.Origins {
 		s.origins[a] = &originStat{o.First, o.Prefixes}
+	}
+	if b.Valleys != nil {
+		s.valleys = b.Valleys
 	}
 	if b.Links != nil {
 		s.links = b.Links

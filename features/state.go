@@ -111,6 +111,11 @@ type State struct {
 	origins  map[uint32]*originStat
 	links    map[uint64]int64 // directed link a<<32|b -> first seen (0 = baseline)
 	degree   map[uint32]int32 // undirected observed degree
+	// valleys are the leak triples (the AS a route leaked to, the leaker,
+	// the AS it learned the route from) of the paths seen so far that
+	// violate valley-free routing, with their first sighting (0 = before
+	// monitoring started).
+	valleys  map[valleyKey]int64
 	bursts   [3]map[uint32]*decay
 	pathInfo map[*bgpfeed.Path]*pathFacts
 	rel      *asrel.Graph
@@ -150,6 +155,7 @@ func NewState(cfg Config) *State {
 		origins:  make(map[uint32]*originStat),
 		links:    make(map[uint64]int64),
 		degree:   make(map[uint32]int32),
+		valleys:  make(map[valleyKey]int64),
 		pathInfo: make(map[*bgpfeed.Path]*pathFacts),
 		rel:      cfg.Rel,
 	}
@@ -184,6 +190,22 @@ func (s *State) SetRelations(g *asrel.Graph) {
 }
 
 func linkKey(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
+
+// valleyKey is a leak triple: {to, leaker, from}.
+type valleyKey [3]uint32
+
+// leakTriple returns the leak triple of a path's facts, if it has one.
+func leakTriple(f *pathFacts) (valleyKey, bool) {
+	if !f.haveCheck {
+		return valleyKey{}, false
+	}
+	l := f.check.Leak
+	n := len(f.uniq)
+	if l.Type == asrel.NoLeak || l.Leaker < 0 || l.Leaker >= n || l.To < 0 || l.To >= n || l.From < 0 || l.From >= n {
+		return valleyKey{}, false
+	}
+	return valleyKey{f.uniq[l.To], f.uniq[l.Leaker], f.uniq[l.From]}, true
+}
 
 func (s *State) peer(u *bgpfeed.Update) uint16 {
 	k := peerKey{u.Source, u.PeerAddr, u.PeerASN}

@@ -37,6 +37,15 @@ func judge(clf *classifier.Classifier, ev *classifier.Eventer, c *features.Candi
 	return k, nil
 }
 
+// weakShare maps the flag's 0 ("none") to the Eventer's "none" (negative;
+// its zero value means the default).
+func weakShare(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
 func loadClassifier(dir string) (*classifier.Classifier, error) {
 	if dir != "" {
 		return classifier.Load(dir)
@@ -65,6 +74,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	minPeers := fs.Int("min-peers", 2, "distinct peers that must carry an alert before it opens")
 	minWeak := fs.Int("min-weak-peers", 5, "distinct peers whose verdicts are weak (the class is the most probable but below its threshold) that open an alert without a strong verdict")
 	minLeak := fs.Int("min-leak-prefixes", 10, "prefixes a route-leak alert needs before it opens")
+	minShare := fs.Float64("min-weak-share", 0.5, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -72,6 +82,9 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return errUsage
+	}
+	if *minShare < 0 || *minShare > 1 {
+		return fmt.Errorf("--min-weak-share %v: want a share between 0 and 1", *minShare)
 	}
 	if *events != "final" && *events != "all" {
 		return fmt.Errorf("--events must be 'final' or 'all', not %q", *events)
@@ -120,7 +133,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	final := map[string]*pb.AlertEvent{}
 	byType := map[pb.AlertType]int{}
-	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak}, func(e *pb.AlertEvent) {
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare)}, func(e *pb.AlertEvent) {
 		if e.State == pb.AlertState_OPEN {
 			byType[e.Type]++
 		}
@@ -205,8 +218,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), resolved %d, dropped below %d peers %d\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Resolved, *minPeers, ev.Dropped)
-	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d hijacks carried by the expected origin\n",
-		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoOwnerUpstream])
+	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d hijacks carried by the expected origin\n",
+		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoOwnerUpstream])
 	reportSkips(stderr, &stats)
 	return nil
 }

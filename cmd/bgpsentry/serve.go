@@ -136,6 +136,7 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.IntVar(&c.Events.MinPeers, "min-peers", c.Events.MinPeers, "distinct peers that must carry an alert before it opens")
 	fs.IntVar(&c.Events.MinWeakPeers, "min-weak-peers", c.Events.MinWeakPeers, "distinct peers with weak verdicts (most probable class, below its threshold) that open an alert without a strong one")
 	fs.IntVar(&c.Events.MinLeakPrefixes, "min-leak-prefixes", c.Events.MinLeakPrefixes, "prefixes a route-leak alert needs before it opens")
+	fs.Float64Var(&c.Events.MinWeakShare, "min-weak-share", c.Events.MinWeakShare, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
 	fs.Var(durationFlag{&c.Events.Quiet}, "quiet", "resolve an alert after this long without a new announcement (default "+c.Events.Quiet.D().String()+")")
 	fs.IntVar(&c.Bus.Size, "bus.size", c.Bus.Size, "capacity of the in-process update bus")
 	// Kafka.

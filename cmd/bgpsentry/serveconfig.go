@@ -87,6 +87,7 @@ type eventsConfig struct {
 	MinPeers        int      `yaml:"min_peers"`
 	MinWeakPeers    int      `yaml:"min_weak_peers"`
 	MinLeakPrefixes int      `yaml:"min_leak_prefixes"`
+	MinWeakShare    float64  `yaml:"min_weak_share"`
 	Quiet           duration `yaml:"quiet"`
 	Pending         duration `yaml:"pending"`
 }
@@ -140,7 +141,7 @@ func defaultServeConfig() serveConfig {
 		},
 		BGP:    bgpConfig{Listen: "127.0.0.1:1179", ASN: 64512, RouterID: "127.0.0.1"},
 		Replay: serveReplayConfig{Speed: "max"},
-		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 10, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute)},
+		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 10, MinWeakShare: 0.5, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute)},
 		Bus:    busConfig{Size: 65536},
 		Kafka: kafkaConfig{
 			Partitions: kafka.DefaultPartitions, Replication: kafka.DefaultReplicationFactor,
@@ -307,6 +308,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.Events.MinPeers < 1 || c.Events.MinWeakPeers < 1 || c.Events.MinLeakPrefixes < 1 {
 		return fmt.Errorf("events.min_peers, min_weak_peers and min_leak_prefixes must be at least 1")
+	}
+	if c.Events.MinWeakShare < 0 || c.Events.MinWeakShare > 1 {
+		return fmt.Errorf("events.min_weak_share (--min-weak-share) %v: want a share between 0 and 1", c.Events.MinWeakShare)
 	}
 	if c.Bus.Size < 1 {
 		return fmt.Errorf("bus.size (--bus.size) must be at least 1")

@@ -18,12 +18,13 @@ import sys
 from pathlib import Path
 
 
-def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: bool = True) -> dict:
+def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: bool = True, all_baselines: bool = False) -> dict:
     name = run_cfg["name"]
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     events = out / f"{slug}.jsonl"
     cmd = [bin_path, "score", "-o", str(events)]
-    for b in run_cfg.get("baseline", []) if baseline else []:
+    use = baseline and (all_baselines or run_cfg.get("baseline_fits", True))
+    for b in run_cfg.get("baseline", []) if use else []:
         cmd += ["--baseline", b]
     cmd += extra + run_cfg["files"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -40,6 +41,7 @@ def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: boo
         "slug": slug,
         "files": run_cfg["files"],
         "elements": elements,
+        "baseline": run_cfg.get("baseline", []) if use else [],
         "events": len(evs),
         "by_type": by_type,
         "events_per_million": (len(evs) * 1e6 / elements) if elements else 0.0,
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true",
                     help="bootstrap from the warm-up only, without the runs' baselines (most baselines are from "
                          "after the data: a prefix that changed hands in between looks hijacked)")
+    ap.add_argument("--all-baselines", action="store_true",
+                    help="use every run's baseline, also those more than 6 months from the data (baseline_fits false)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         if not all(Path(f).exists() for f in r["files"]):
             print(f"realdata: {r['name']}: input missing, skipped", file=sys.stderr)
             continue
-        res = run(a.bin, r, out, a.extra.split(), baseline=not a.no_baseline)
+        res = run(a.bin, r, out, a.extra.split(), baseline=not a.no_baseline, all_baselines=a.all_baselines)
         print(f"realdata: {res['name']}: {res['elements']} elements, {res['events']} events {res['by_type']}", file=sys.stderr)
         results.append(res)
     total_el = sum(r["elements"] for r in results)
