@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/features"
+	"github.com/bgpsentry/bgpsentry/features/asrel"
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -54,9 +56,10 @@ type holder struct {
 
 type groupKey struct {
 	typ     Class
-	prefix  netip.Prefix // zero for route leaks (grouped per leaker)
+	prefix  netip.Prefix // zero for route leaks and hijacks
 	suspect uint32
-	shard   int // route leaks: the shard (SetShard), else -1
+	victim  uint32 // origin and sub-prefix hijacks: the lowest expected origin
+	shard   int    // route leaks: the shard (SetShard), else -1
 }
 
 type alert struct {
@@ -79,6 +82,10 @@ type alert struct {
 	// active is the most peer sessions up while the alert gathered
 	// evidence (for MinWeakShare).
 	active int
+	// reopen: the alert resolved and came back within the quiet time; it
+	// opens again under its id.
+	reopen     bool
+	resolvedAt time.Time
 }
 
 // Eventer groups scored announcements into alerts and emits AlertEvents.
@@ -91,9 +98,12 @@ type Eventer struct {
 	shard  int // see SetShard; -1: none
 	// byPrefix finds the alerts of a prefix.
 	byPrefix map[netip.Prefix][]*alert
-	now      time.Time
+	// closed are the alerts resolved less than Quiet ago: one that comes
+	// back reopens under its id instead of raising a new alert.
+	closed map[groupKey]*alert
+	now    time.Time
 	// Counters.
-	Opened, Resolved, Dropped int64
+	Opened, Resolved, Dropped, Reopened int64
 	// Vetoed counts flagged verdicts the Eventer refused to turn into
 	// alerts, by reason (see veto).
 	Vetoed [numVetoes]int64
@@ -119,11 +129,20 @@ const (
 	// there is a relationship the data gets wrong, or a leak that was
 	// reported when it started.
 	VetoLeakEstablished
+	// VetoLeakClique: a route-leak verdict that names a member of the
+	// tier-1 clique (asrel.Tier1, plus Hurricane Electric for IPv6) as the
+	// leaker. A clique member has no provider, so it cannot hairpin, and
+	// its links to other large networks are the ones relationship data
+	// gets wrong (the clique's peerings are assumed, partial transit and
+	// mergers are not in it); the large leaks on record were leaked by
+	// their customers, which this veto does not touch. Cloudflare Radar
+	// reports no leak by a tier-1 either.
+	VetoLeakClique
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1"}
 
 // veto returns the veto a flagged verdict of class k meets, or -1.
 func veto(k Class, c *features.Candidate) int {
@@ -134,6 +153,13 @@ func veto(k Class, c *features.Candidate) int {
 		}
 		if c.LeakEstablished {
 			return VetoLeakEstablished
+		}
+		clique := asrel.Tier1
+		if c.Update != nil && c.Update.Prefix.Addr().Is6() {
+			clique = asrel.Tier1IPv6
+		}
+		if slices.Contains(clique, c.Leaker) {
+			return VetoLeakClique
 		}
 	case OriginHijack, SubprefixHijack:
 		if n := len(c.Path); n >= 2 && c.Path[n-1] == c.Origin {
@@ -173,7 +199,7 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	if cfg.MinWeakShare == 0 {
 		cfg.MinWeakShare = 0.5
 	}
-	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, shard: -1}
+	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, closed: map[groupKey]*alert{}, shard: -1}
 }
 
 // SetShard tells the Eventer which shard (Kafka partition of the updates
@@ -260,15 +286,21 @@ func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
 	switch k {
 	case RouteLeak:
 		gk.shard = e.shard
-	case SubprefixHijack:
-		gk.prefix = c.ExpectedPrefix
-		if !gk.prefix.IsValid() {
+	case OriginHijack, SubprefixHijack:
+		// One alert per hijacker and victim, whatever the prefixes (as an
+		// operator sees it: "AS x originates prefixes of AS y").
+		if len(c.Expected) > 0 {
+			gk.victim = slices.Min(c.Expected)
+		} else {
 			gk.prefix = u.Prefix
 		}
 	default:
 		gk.prefix = u.Prefix
 	}
 	a := e.alerts[gk]
+	if a == nil {
+		a = e.revive(gk)
+	}
 	if a == nil {
 		a = &alert{
 			key:       gk,
@@ -294,6 +326,9 @@ func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
 			a.ev.LeakType = uint32(c.Leak.Type.RFC7908())
 		}
 		idIn := fmt.Appendf(nil, "%d|%s|%d|%d", k, gk.prefix, gk.suspect, u.Time.UnixNano())
+		if gk.victim != 0 {
+			idIn = fmt.Appendf(idIn, "|victim %d", gk.victim)
+		}
 		if gk.shard >= 0 {
 			idIn = fmt.Appendf(idIn, "|shard %d", gk.shard)
 		}
@@ -360,7 +395,11 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	case !a.opened && (a.strong && int(a.ev.PeerCount) >= e.cfg.MinPeers || a.key.typ.weakOpens() && e.weakEnough(a)) &&
 		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
 		a.opened = true
-		e.Opened++
+		if a.reopen {
+			e.Reopened++
+		} else {
+			e.Opened++
+		}
 		e.send(a, pb.AlertState_OPEN, u.Time)
 	case a.opened && a.ev.PeerCount >= 2*a.emittedCnt && u.Time.Sub(a.lastEmit) >= time.Minute:
 		e.send(a, pb.AlertState_UPDATE, u.Time)
@@ -452,12 +491,41 @@ func (e *Eventer) resolve(a *alert, why string, t time.Time) {
 		}
 	}
 	if !a.opened {
-		e.Dropped++
+		if !a.reopen {
+			e.Dropped++
+		}
 		return
 	}
 	e.Resolved++
 	a.ev.Resolution = why
 	e.send(a, pb.AlertState_RESOLVED, t)
+	a.resolvedAt = t
+	e.closed[a.key] = a
+}
+
+// revive returns the alert of key gk that resolved less than Quiet ago,
+// made live again (pending: it opens under its old id when the evidence
+// is there again), or nil.
+func (e *Eventer) revive(gk groupKey) *alert {
+	a := e.closed[gk]
+	if a == nil {
+		return nil
+	}
+	delete(e.closed, gk)
+	if e.now.Sub(a.resolvedAt) >= e.cfg.Quiet {
+		return nil
+	}
+	a.reopen, a.opened, a.strong = true, false, false
+	a.weakPeers = map[string]struct{}{}
+	a.peers = map[string]struct{}{}
+	a.holders = map[holder]struct{}{}
+	a.prior = 0
+	a.ev.Resolution = ""
+	for p := range a.prefixes {
+		e.byPrefix[p] = append(e.byPrefix[p], a)
+	}
+	e.alerts[gk] = a
+	return a
 }
 
 // advance moves stream time: quiet alerts resolve, pending ones that never
@@ -482,6 +550,11 @@ func (e *Eventer) advance(t time.Time) {
 	sort.Slice(due, func(i, j int) bool { return due[i].ev.Id < due[j].ev.Id })
 	for _, a := range due {
 		e.resolve(a, "quiet", t)
+	}
+	for k, a := range e.closed {
+		if t.Sub(a.resolvedAt) >= e.cfg.Quiet {
+			delete(e.closed, k)
+		}
 	}
 }
 

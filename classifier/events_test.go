@@ -372,3 +372,92 @@ func TestWeakShare(t *testing.T) {
 		t.Errorf("strong verdicts of 2 of 40 peers: %d alerts, want 1", len(r.evs))
 	}
 }
+
+// TestVetoLeakClique: a leak verdict naming a tier-1 as the leaker is
+// vetoed; Hurricane Electric only for IPv6.
+func TestVetoLeakClique(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+	leak := func(at time.Duration, peer int, prefix string, leaker uint32) {
+		c := cand(upd(at, peer, prefix, uint32(peer), leaker, 2, 100))
+		c.Leaker, c.Leak = leaker, asrel.Leak{Type: asrel.LeakLateral, Leaker: 1}
+		e.Add(c, verdict(RouteLeak, 0.99), nil)
+	}
+	for peer := 1; peer <= 2; peer++ {
+		leak(0, peer, "10.4.0.0/16", 3356)
+		leak(0, peer, "2001:db8:1::/48", 6939)
+	}
+	if len(r.evs) != 0 || e.Vetoed[VetoLeakClique] != 4 {
+		t.Fatalf("tier-1 leakers: events %v, vetoed %v", r.evs, e.Vetoed)
+	}
+	for peer := 1; peer <= 2; peer++ {
+		leak(time.Second, peer, "10.5.0.0/16", 6939)
+	}
+	if len(r.evs) != 1 || r.evs[0].SuspectAsn != 6939 {
+		t.Fatalf("AS6939 leaking an IPv4 route: events %v", r.evs)
+	}
+}
+
+// TestHijackGroupsPerVictimAndReopens: one hijacker originating several
+// prefixes of one victim is one alert; an alert that resolved and comes
+// back within the quiet time reopens under its id.
+func TestHijackGroupsPerVictimAndReopens(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, Quiet: time.Hour}, r.emit)
+	for _, p := range []string{"10.1.0.0/24", "10.1.1.0/24", "10.1.2.0/24"} {
+		for peer := 1; peer <= 2; peer++ {
+			feed(e, upd(0, peer, p, uint32(peer), 3, 666), OriginHijack, 0.999, 100)
+		}
+	}
+	// Another victim is another alert.
+	for peer := 1; peer <= 2; peer++ {
+		feed(e, upd(0, peer, "10.2.0.0/24", uint32(peer), 3, 666), OriginHijack, 0.999, 200)
+	}
+	if e.Opened != 2 || len(r.evs) != 2 {
+		t.Fatalf("opened %d, events %v", e.Opened, r.evs)
+	}
+	first := r.evs[0]
+	if first.PrefixCount != 1 {
+		t.Errorf("first event at OPEN lists %d prefixes", first.PrefixCount)
+	}
+	open := e.Open()
+	var got *pb.AlertEvent
+	for _, a := range open {
+		if a.Id == first.Id {
+			got = a
+		}
+	}
+	if got == nil || got.PrefixCount != 3 {
+		t.Fatalf("alert of victim 100: %v", got)
+	}
+	// All withdrawn: resolved.
+	for _, p := range []string{"10.1.0.0/24", "10.1.1.0/24", "10.1.2.0/24"} {
+		for peer := 1; peer <= 2; peer++ {
+			e.Route(wd(time.Minute, peer, p))
+		}
+	}
+	if e.Resolved != 1 {
+		t.Fatalf("resolved %d", e.Resolved)
+	}
+	// Back 10 minutes later: the same id opens again.
+	n := len(r.evs)
+	for peer := 1; peer <= 2; peer++ {
+		feed(e, upd(10*time.Minute, peer, "10.1.0.0/24", uint32(peer), 3, 666), OriginHijack, 0.999, 100)
+	}
+	if e.Opened != 2 || e.Reopened != 1 || len(r.evs) != n+1 {
+		t.Fatalf("opened %d reopened %d, events %v", e.Opened, e.Reopened, r.evs[n:])
+	}
+	if ev := r.evs[n]; ev.Id != first.Id || ev.State != pb.AlertState_OPEN || ev.Resolution != "" {
+		t.Errorf("reopened event %v, want OPEN under id %s", ev, first.Id)
+	}
+	// Two hours after the next resolution it is a new alert.
+	for peer := 1; peer <= 2; peer++ {
+		e.Route(wd(11*time.Minute, peer, "10.1.0.0/24"))
+	}
+	for peer := 1; peer <= 2; peer++ {
+		feed(e, upd(3*time.Hour, peer, "10.1.0.0/24", uint32(peer), 3, 666), OriginHijack, 0.999, 100)
+	}
+	if e.Opened != 3 || r.evs[len(r.evs)-1].Id == first.Id {
+		t.Errorf("opened %d, last event %v", e.Opened, r.evs[len(r.evs)-1])
+	}
+}
