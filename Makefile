@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
 
-.PHONY: scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
+.PHONY: events-eval scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
 all: build
 
@@ -54,6 +54,12 @@ venv:
 # training/REPORT.md, testdata/model/bgpsentry); deterministic.
 train: build venv
 	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.pipeline --config training/pipeline.json --bin dist/bgpsentry --out training/out
+
+# Event-level evaluation of the held-out synthetic test set (after make train):
+# every injected test stream through bgpsentry score, events matched to the
+# injected instances; writes training/events-eval.md.
+events-eval: build venv
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.events_eval --config training/pipeline.json --bin dist/bgpsentry --out training/out --split test --md training/events-eval.md
 
 # Go inference against Python's predictions on the same rows.
 parity: venv

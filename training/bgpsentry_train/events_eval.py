@@ -286,6 +286,30 @@ def markdown(summary: dict, targets: cfgmod.Targets) -> str:
     return "\n".join(lines) + "\n"
 
 
+MD_HEAD = """# Event-level evaluation ({split} split)
+
+Made by `make events-eval` (`python -m bgpsentry_train.events_eval`, training/bgpsentry_train/events_eval.py)
+from the injected streams of the training pipeline: every {split} background with each
+injection repeat, through `bgpsentry score` with the inputs featurize had (baselines,
+relationships, as-org data, the injection's VRPs, the warm-up; extra flags: {extra}), and the
+events matched to the injected instances. An event is **true** when its type is the
+instance's class, its suspect the instance's attacker, one of its prefixes the
+instance's and it opened during the instance (from a minute before its first
+announcement to two minutes after its last); **wrong** when its paths go through the
+attacker of an attack instance on its prefixes but it names another class or suspect;
+**false** otherwise (on a benign look-alike, or on the real background). Attack
+instances whose attacker AS hashes into another split's bucket are in the streams but
+not in these numbers. Recall is given over all instances and over those announced by at
+least two peers: an event needs two (`--min-peers`), and a hijack seen by one vantage
+point is a local event a collector-side detector cannot tell apart.
+
+"""
+MD_TAIL = """
+Per million elements: false events on the real background of the test streams (the
+injected elements are in the count too).
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=Path("training/pipeline.json"))
@@ -295,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="test", choices=("train", "valid", "test"))
     ap.add_argument("--extra", default="", help="extra flags for score, space separated")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--md", type=Path, default=None, help="also write the tables, with their explanation, to this Markdown file")
     ap.add_argument("--reuse", action="store_true", help="match the events files of the last run again, without running score")
     a = ap.parse_args(argv)
     cfg = cfgmod.load(a.config)
@@ -302,7 +327,10 @@ def main(argv: list[str] | None = None) -> int:
                        log=lambda *x: print(*x, file=sys.stderr, flush=True), reuse=a.reuse)
     path = a.out / f"events_{a.split}.json"
     path.write_text(json.dumps(summary, indent=1) + "\n")
-    print(markdown(summary, cfg.targets))
+    md = markdown(summary, cfg.targets)
+    print(md)
+    if a.md is not None:
+        a.md.write_text(MD_HEAD.format(split=a.split, extra=" ".join(summary["extra"]) or "none") + md + MD_TAIL)
     return 0
 
 
