@@ -17,11 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import ipaddress
 from pathlib import Path
 
 # The tier-1 clique the relationship inference assumes (features/asrel
 # Tier1 and Hurricane Electric for IPv6).
 TIER1 = {174, 701, 1239, 1299, 2914, 3257, 3320, 3356, 3491, 5511, 6453, 6461, 6762, 6830, 7018, 12956, 6939}
+
+# RIPE RIS routing beacons (AS12654): announced and withdrawn every two
+# hours from the RIS collectors through their peers, so new upstreams of
+# the beacon origin are routine by design.
+RIS_BEACONS = [ipaddress.ip_network("84.205.64.0/19"), ipaddress.ip_network("93.175.144.0/20"),
+               ipaddress.ip_network("2001:7fb:fe00::/39")]
+RIS_ASN = 12654
 
 # Known incidents in these files, by (type, prefix, suspect).
 KNOWN = {
@@ -33,21 +41,25 @@ RULES = """First-look rules, in order:
 1. A known incident in these files: **true** (the incident named).
 2. `BOGON_ORIGIN`: **true**: a private, reserved or documentation ASN
    originates a public prefix in the global table.
-3. An origin or sub-prefix hijack that the warm-up-only run does not
-   report, in a run whose baseline was made after the data: **likely
+3. A RIPE RIS routing beacon (84.205.64.0/19, 93.175.144.0/20,
+   2001:7fb:fe00::/39, origin AS12654): **false: RIS beacon**; the beacons
+   are announced and withdrawn every two hours through the collectors'
+   peers, so their new upstream links are routine.
+4. An origin or sub-prefix hijack that the warm-up-only run does not
+   report, in a run that used a baseline made after the data: **likely
    false, baseline-dependent**: only the baseline, made months or years
    after the data, says the prefix belonged to the expected origin.
    Prefixes change hands in between, and a provider's aggregate in the
    baseline makes its customers' more-specifics look like sub-prefix
    hijacks (the DISA AS721 cases of REPORT.md).
-4. A route leak whose leaker is in the tier-1 clique the inference assumes:
+5. A route leak whose leaker is in the tier-1 clique the inference assumes:
    **likely false, inferred relationships**: the valley sits on links the
    inference labels by assumption (clique peering, siblings without
    as-org data, partial transit).
-5. Any other route leak: **unverified**: a valley under relationships
+6. Any other route leak: **unverified**: a valley under relationships
    inferred from the file itself (Gao's heuristic agrees with TopoScope on
    about 77% of links here).
-6. Anything else: **unverified**.
+7. Anything else: **unverified**.
 """
 
 
@@ -62,6 +74,16 @@ def load(path: Path) -> list[dict]:
     return list(last.values())
 
 
+def is_beacon(e: dict) -> bool:
+    try:
+        net = ipaddress.ip_network(e.get("prefix", ""), strict=False)
+    except ValueError:
+        return False
+    paths = e.get("sample_paths") or []
+    origin_ris = any(p.split() and p.split()[-1] == str(RIS_ASN) for p in paths)
+    return origin_ris and any(net.version == b.version and net.subnet_of(b) for b in RIS_BEACONS)
+
+
 def first_look(e: dict, in_warmup_only: bool, future_baseline: bool) -> str:
     key = (e["type"], e.get("prefix"), e.get("suspect_asn", 0))
     if key in KNOWN:
@@ -69,6 +91,8 @@ def first_look(e: dict, in_warmup_only: bool, future_baseline: bool) -> str:
     t = e["type"]
     if t == "BOGON_ORIGIN":
         return "true: bogon origin"
+    if is_beacon(e):
+        return "false: RIS beacon"
     if t in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK") and future_baseline and not in_warmup_only:
         return "likely false: baseline-dependent"
     if t == "ROUTE_LEAK":
@@ -99,9 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         evs = load(Path(a.with_baseline) / f"{slug}.jsonl")
         wo = {(e["type"], e.get("prefix"), e.get("suspect_asn", 0)) for e in load(Path(a.warmup_only) / f"{slug}.jsonl")}
-        future = bool(r.get("baseline_after_data"))
+        used = next((x.get("baseline", r.get("baseline", [])) for x in base["runs"] if x["name"] == r["name"]), [])
+        future = bool(r.get("baseline_after_data")) and bool(used)
         out += [f"## {r['name']}", "",
-                f"{len(evs)} events; baseline {'made after the data' if future else 'from before or at the data'}.", ""]
+                f"{len(evs)} events; " + ("no baseline (none within 6 months of the data): the warm-up only." if not used else
+                                          f"baseline {'made after the data' if future else 'from before or at the data'}."), ""]
         if not evs:
             continue
         out += ["| type | prefix | suspect | expected | first seen | peers | prefixes | confidence | first look |",

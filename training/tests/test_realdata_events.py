@@ -19,19 +19,25 @@ def test_first_look_rules():
     assert rde.first_look(hij, False, False) == "unverified"  # the baseline predates the data
     assert rde.first_look(ev(4, "ROUTE_LEAK", "1.0.0.0/24", 3356), False, False).startswith("likely false")
     assert rde.first_look(ev(5, "ROUTE_LEAK", "1.0.0.0/24", 64600), False, False).startswith("unverified")
+    beacon = ev(6, "PATH_HIJACK", "84.205.66.0/24", 39351, sample_paths=["199524 174 39351 12654"])
+    assert rde.first_look(beacon, False, False) == "false: RIS beacon"
+    beacon6 = ev(7, "PATH_HIJACK", "2001:7fb:ff02::/48", 3320, sample_paths=["135895 6939 3320 12654"])
+    assert rde.first_look(beacon6, False, False) == "false: RIS beacon"
+    # The beacon prefix from another origin is no beacon.
+    assert rde.first_look(dict(beacon, sample_paths=["199524 174 39351"]), False, False) == "unverified"
 
 
 def test_listing(tmp_path):
     base, nob = tmp_path / "base", tmp_path / "nob"
     base.mkdir()
     nob.mkdir()
-    (base / "summary.json").write_text(json.dumps({"runs": [{"name": "r1", "slug": "r1"}]}))
+    (base / "summary.json").write_text(json.dumps({"runs": [{"name": "r1", "slug": "r1", "baseline": ["b.dat"]}]}))
     events = [ev(1, "ORIGIN_HIJACK", "10.0.0.0/8", 1), dict(ev(1, "ORIGIN_HIJACK", "10.0.0.0/8", 1), state="RESOLVED"),
               ev(2, "BOGON_ORIGIN", "11.0.0.0/8", 65000)]
     (base / "r1.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (nob / "r1.jsonl").write_text(json.dumps(ev(9, "ORIGIN_HIJACK", "10.0.0.0/8", 1)) + "\n")
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"runs": [{"name": "r1", "files": [], "baseline_after_data": True}]}))
+    cfg.write_text(json.dumps({"runs": [{"name": "r1", "files": [], "baseline": ["b.dat"], "baseline_after_data": True}]}))
     out = tmp_path / "events.md"
     assert rde.main(["--with-baseline", str(base), "--warmup-only", str(nob), "--config", str(cfg), "--out", str(out)]) == 0
     text = out.read_text()
