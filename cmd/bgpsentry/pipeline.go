@@ -161,31 +161,20 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 		if err != nil {
 			return n, fmt.Errorf("baseline: %w", err)
 		}
-		var src bgpfeed.Source
-		var closer func() error
-		var report func()
-		if m {
-			r, err := mrt.Open([]string{p}, mrt.Options{Interner: in})
+		if !m {
+			k, err := loadTable(ctx, st, p, in, stderr)
+			n += k
 			if err != nil {
 				return n, fmt.Errorf("baseline: %w", err)
 			}
-			src, closer = r, r.Close
-			report = func() { st := r.Stats(); reportSkips(stderr, &st) }
-		} else {
-			r, err := prefix2as.Open(p, in)
-			if err != nil {
-				return n, fmt.Errorf("baseline: %w", err)
-			}
-			src, closer = r, r.Close
-			report = func() {
-				if k, samples := r.Skipped(); k > 0 {
-					fmt.Fprintf(stderr, "bgpsentry: baseline %s: skipped %d malformed lines\n", p, k)
-					for _, s := range samples {
-						fmt.Fprintf(stderr, "  %s\n", s.Error())
-					}
-				}
-			}
+			continue
 		}
+		r, err := mrt.Open([]string{p}, mrt.Options{Interner: in})
+		if err != nil {
+			return n, fmt.Errorf("baseline: %w", err)
+		}
+		src, closer := bgpfeed.Source(r), r.Close
+		report := func() { st := r.Stats(); reportSkips(stderr, &st) }
 		pctx, cancel := context.WithCancel(ctx)
 		pf := prefetch(pctx, src)
 		for {
@@ -205,6 +194,72 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 		cancel()
 		closer()
 		report()
+	}
+	return n, nil
+}
+
+// loadTable feeds a prefix-to-origin table into st as table entries
+// (features.State.LearnTable), read in batches on another goroutine.
+func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+	r, err := prefix2as.Open(path, in)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	type batch struct {
+		when time.Time
+		es   []features.TableEntry
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan batch, 4)
+	free := make(chan []features.TableEntry, 6)
+	go func() {
+		defer close(full)
+		buf := make([]prefix2as.Entry, 0, 4096)
+		for {
+			var b batch
+			buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
+			select {
+			case b.es = <-free:
+			default:
+				b.es = make([]features.TableEntry, 0, cap(buf))
+			}
+			b.es = b.es[:0]
+			for _, e := range buf {
+				b.es = append(b.es, features.TableEntry{Prefix: e.Prefix, Path: e.Attrs.Path})
+			}
+			select {
+			case full <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	var n int64
+	for b := range full {
+		st.LearnTable(b.when, b.es)
+		n += int64(len(b.es))
+		if b.err != nil {
+			if !errors.Is(b.err, io.EOF) {
+				return n, b.err
+			}
+			break
+		}
+		select {
+		case free <- b.es:
+		default:
+		}
+	}
+	if k, samples := r.Skipped(); k > 0 {
+		fmt.Fprintf(stderr, "bgpsentry: baseline %s: skipped %d malformed lines\n", path, k)
+		for _, s := range samples {
+			fmt.Fprintf(stderr, "  %s\n", s.Error())
+		}
 	}
 	return n, nil
 }
