@@ -80,17 +80,18 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := sf.newState(ctx, fs.Args(), stderr)
+	in := bgpfeed.NewInterner(0)
+	opts := mrt.Options{Interner: in, Source: *collector}
+	st, err := sf.newState(ctx, fs.Args(), opts, stderr)
 	if err != nil {
 		return err
 	}
-	in := bgpfeed.NewInterner(0)
 	start := time.Now()
 	nBase, err := sf.bootstrap(ctx, st, in, stderr)
 	if err != nil {
 		return err
 	}
-	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in, Source: *collector})
+	r, err := sf.openInputs(fs.Args(), opts)
 	if err != nil {
 		return err
 	}
