@@ -165,6 +165,10 @@ func NewState(cfg Config) *State {
 	return s
 }
 
+// Reserve makes room for about v4 IPv4 and v6 IPv6 more prefixes, so that
+// loading a table of known size does not grow the state step by step.
+func (s *State) Reserve(v4, v6 int) { s.prefixes.Grow(v4, v6) }
+
 // Relations are the AS relationships in use (nil until inferred when no
 // file was given).
 func (s *State) Relations() *asrel.Graph { return s.rel }

@@ -248,6 +248,14 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 	}()
 	var n int64
 	for b := range full {
+		if n == 0 && len(b.es) > 0 {
+			// A table is of one family: reserve for it.
+			if b.es[0].Prefix.Addr().Is4() {
+				st.Reserve(r.SizeHint(), 0)
+			} else {
+				st.Reserve(0, r.SizeHint())
+			}
+		}
 		st.LearnTable(b.when, b.es)
 		n += int64(len(b.es))
 		if b.err != nil {
