@@ -299,12 +299,15 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 		stamp = 0
 	}
 	origin := u.Attrs.Path.Origin()
-	ps, ok := s.prefixes.Get(u.Prefix)
+	slot, ok, err := s.prefixes.Entry(u.Prefix)
+	if err != nil {
+		return
+	}
+	ps := *slot
 	if !ok {
-		ps = &prefixState{first: stamp}
-		if err := s.prefixes.Insert(u.Prefix, ps); err != nil {
-			return
-		}
+		ps = s.alloc.prefix()
+		ps.first = stamp
+		*slot = ps
 	} else if table && ps.first > 0 {
 		ps.first = 0
 	}
@@ -331,7 +334,12 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 				}
 				ps.origins = append(ps.origins[:old], ps.origins[old+1:]...)
 			}
-			ps.origins = append(ps.origins, originRec{asn: origin, first: stamp, last: now})
+			rec := originRec{asn: origin, first: stamp, last: now}
+			if cap(ps.origins) == 0 {
+				ps.origins = s.alloc.origin(rec)
+			} else {
+				ps.origins = append(ps.origins, rec)
+			}
 			os := s.origins[origin]
 			if os == nil {
 				os = &originStat{first: stamp}

@@ -106,6 +106,7 @@ type State struct {
 	cfg      Config
 	tau      float64
 	prefixes ptrie.Trie[*prefixState]
+	alloc    slabs
 	peers    []peerState
 	peerIdx  map[peerKey]uint16
 	origins  map[uint32]*originStat
@@ -126,6 +127,8 @@ type State struct {
 	asns       []uint32
 	scratch    [NumFeatures]float64
 	inferPaths map[*bgpfeed.Path]struct{}
+	// lastCollected is the path last added to inferPaths.
+	lastCollected *bgpfeed.Path
 	// Counters.
 	observed, scored, learned int64
 	// staleUpdates are updates of a session that had already ended when
@@ -167,6 +170,10 @@ func NewState(cfg Config) *State {
 	}
 	return s
 }
+
+// Reserve makes room for about v4 IPv4 and v6 IPv6 more prefixes, so that
+// loading a table of known size does not grow the state step by step.
+func (s *State) Reserve(v4, v6 int) { s.prefixes.Grow(v4, v6) }
 
 // Relations are the AS relationships in use (nil until inferred when no
 // file was given).
@@ -268,10 +275,31 @@ func (s *State) OriginsOf(p netip.Prefix) []uint32 {
 const maxInferPaths = 4 << 20
 
 func (s *State) collectPath(p *bgpfeed.Path) {
-	if s.inferPaths == nil || len(s.inferPaths) >= maxInferPaths {
+	if s.inferPaths == nil || p == s.lastCollected || len(s.inferPaths) >= maxInferPaths {
 		return
 	}
 	s.inferPaths[p] = struct{}{}
+	s.lastCollected = p // a table repeats a path on consecutive lines
+}
+
+// TableEntry is a baseline route without a peer, a line of a
+// prefix-to-origin table: a prefix and its (one-AS) path.
+type TableEntry struct {
+	Prefix netip.Prefix
+	Path   *bgpfeed.Path
+}
+
+// LearnTable applies entries, in order, as table entries of time t
+// without a peer: the same as Observe of the announcement {Time: t, Kind:
+// KindAnnounce, Table: true, Prefix: e.Prefix, Attrs: {Path: e.Path}} for
+// each e, without building the updates.
+func (s *State) LearnTable(t time.Time, entries []TableEntry) {
+	at := bgpfeed.Attrs{}
+	u := bgpfeed.Update{Time: t, Kind: bgpfeed.KindAnnounce, Table: true, Attrs: &at}
+	for i := range entries {
+		u.Prefix, at.Path = entries[i].Prefix, entries[i].Path
+		s.observe(&u, nil, false)
+	}
 }
 
 // inferNow infers relationships from the collected paths (once).

@@ -106,15 +106,16 @@ would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 			return err
 		}
 	}
-	st, err := sf.newState(ctx, fs.Args(), stderr)
+	in := bgpfeed.NewInterner(0)
+	opts := mrt.Options{Interner: in, Source: *collector}
+	st, err := sf.newState(ctx, fs.Args(), opts, stderr)
 	if err != nil {
 		return err
 	}
-	in := bgpfeed.NewInterner(0)
 	if _, err := sf.bootstrap(ctx, st, in, stderr); err != nil {
 		return err
 	}
-	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in, Source: *collector})
+	r, err := sf.openInputs(fs.Args(), opts)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
@@ -41,6 +42,9 @@ type stateFlags struct {
 	inferDone chan struct{}
 	inferred  *asrel.Graph
 	inferErr  error
+	// kept are the inputs as the inference read them, for the pass that
+	// follows (openInputs), nil when they were too many to keep.
+	kept *keptInputs
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -56,8 +60,9 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 
 // newState loads the reference files and returns an empty state (or the
 // one restored from --state). inputs are the files to be replayed, for
-// --infer-relations inputs.
-func (f *stateFlags) newState(ctx context.Context, inputs []string, stderr io.Writer) (*features.State, error) {
+// --infer-relations inputs, and opts the options they are read with
+// (openInputs).
+func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Options, stderr io.Writer) (*features.State, error) {
 	cfg := features.Config{Warmup: f.warmup, Burst: f.burst}
 	var err error
 	switch {
@@ -74,7 +79,7 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, stderr io.Wr
 		f.inferDone = make(chan struct{})
 		go func() {
 			defer close(f.inferDone)
-			f.inferred, f.inferErr = inferRelations(ctx, f.baselines, inputs, stderr)
+			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, stderr)
 		}()
 	case f.infer == "warmup":
 	default:
@@ -117,6 +122,7 @@ func (f *stateFlags) finish(st *features.State) error {
 	<-f.inferDone
 	f.inferDone = nil
 	if f.inferErr != nil {
+		f.kept = nil
 		return f.inferErr
 	}
 	st.UseInferredRelations(f.inferred)
@@ -161,31 +167,20 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 		if err != nil {
 			return n, fmt.Errorf("baseline: %w", err)
 		}
-		var src bgpfeed.Source
-		var closer func() error
-		var report func()
-		if m {
-			r, err := mrt.Open([]string{p}, mrt.Options{Interner: in})
+		if !m {
+			k, err := loadTable(ctx, st, p, in, stderr)
+			n += k
 			if err != nil {
 				return n, fmt.Errorf("baseline: %w", err)
 			}
-			src, closer = r, r.Close
-			report = func() { st := r.Stats(); reportSkips(stderr, &st) }
-		} else {
-			r, err := prefix2as.Open(p, in)
-			if err != nil {
-				return n, fmt.Errorf("baseline: %w", err)
-			}
-			src, closer = r, r.Close
-			report = func() {
-				if k, samples := r.Skipped(); k > 0 {
-					fmt.Fprintf(stderr, "bgpsentry: baseline %s: skipped %d malformed lines\n", p, k)
-					for _, s := range samples {
-						fmt.Fprintf(stderr, "  %s\n", s.Error())
-					}
-				}
-			}
+			continue
 		}
+		r, err := mrt.Open([]string{p}, mrt.Options{Interner: in})
+		if err != nil {
+			return n, fmt.Errorf("baseline: %w", err)
+		}
+		src, closer := bgpfeed.Source(r), r.Close
+		report := func() { st := r.Stats(); reportSkips(stderr, &st) }
 		pctx, cancel := context.WithCancel(ctx)
 		pf := prefetch(pctx, src)
 		for {
@@ -209,35 +204,195 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 	return n, nil
 }
 
+// loadTable feeds a prefix-to-origin table into st as table entries
+// (features.State.LearnTable), read in batches on another goroutine.
+func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+	r, err := prefix2as.Open(path, in)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	type batch struct {
+		when time.Time
+		es   []features.TableEntry
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan batch, 4)
+	free := make(chan []features.TableEntry, 6)
+	go func() {
+		defer close(full)
+		buf := make([]prefix2as.Entry, 0, 4096)
+		for {
+			var b batch
+			buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
+			select {
+			case b.es = <-free:
+			default:
+				b.es = make([]features.TableEntry, 0, cap(buf))
+			}
+			b.es = b.es[:0]
+			for _, e := range buf {
+				b.es = append(b.es, features.TableEntry{Prefix: e.Prefix, Path: e.Attrs.Path})
+			}
+			select {
+			case full <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	var n int64
+	for b := range full {
+		if n == 0 && len(b.es) > 0 {
+			// A table is of one family: reserve for it.
+			if b.es[0].Prefix.Addr().Is4() {
+				st.Reserve(r.SizeHint(), 0)
+			} else {
+				st.Reserve(0, r.SizeHint())
+			}
+		}
+		st.LearnTable(b.when, b.es)
+		n += int64(len(b.es))
+		if b.err != nil {
+			if !errors.Is(b.err, io.EOF) {
+				return n, b.err
+			}
+			break
+		}
+		select {
+		case free <- b.es:
+		default:
+		}
+	}
+	if k, samples := r.Skipped(); k > 0 {
+		fmt.Fprintf(stderr, "bgpsentry: baseline %s: skipped %d malformed lines\n", path, k)
+		for _, s := range samples {
+			fmt.Fprintf(stderr, "  %s\n", s.Error())
+		}
+	}
+	return n, nil
+}
+
+// inputReader is what the commands read their inputs through: an
+// mrt.Reader, or the updates the relationship inference kept.
+type inputReader interface {
+	bgpfeed.Source
+	Progress() (done, total int64)
+	Stats() mrt.Stats
+	Close() error
+}
+
+// openInputs opens the inputs newState was given, with the options it was
+// given: the updates the relationship inference decoded when it kept them
+// (they are handed out once), else the files again.
+func (f *stateFlags) openInputs(inputs []string, opts mrt.Options) (inputReader, error) {
+	if k := f.kept; k != nil {
+		f.kept = nil
+		return k, nil
+	}
+	return mrt.Open(inputs, opts)
+}
+
+// maxKept bounds the updates the relationship inference keeps for the
+// scoring pass (about 500 bytes each with their attributes, on RIS update
+// files: 185k updates of a 5-minute rrc01 file keep 90 MB): beyond it,
+// the inputs are decoded a second time instead.
+const maxKept = 1 << 18
+
+// keptInputs replays the updates of the inputs read once already.
+type keptInputs struct {
+	us    []bgpfeed.Update
+	i     atomic.Int64
+	stats mrt.Stats
+}
+
+func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
+	i := k.i.Load()
+	if i&1023 == 0 {
+		if err := ctx.Err(); err != nil {
+			return bgpfeed.Update{}, err
+		}
+	}
+	if i >= int64(len(k.us)) {
+		return bgpfeed.Update{}, io.EOF
+	}
+	u := k.us[i]
+	k.us[i] = bgpfeed.Update{} // the state keeps what it needs of it
+	k.i.Store(i + 1)
+	return u, nil
+}
+
+func (k *keptInputs) Progress() (done, total int64) { return k.i.Load(), int64(len(k.us)) }
+func (k *keptInputs) Stats() mrt.Stats              { return k.stats }
+func (k *keptInputs) Close() error                  { k.us = nil; return nil }
+
 // inferRelations reads the MRT baselines and inputs once, before scoring,
 // and infers AS relationships from every distinct path (Gao-style, with a
 // tier-1 clique): batch scoring knows the whole archive's topology, which
-// is far better than the warm-up's few minutes.
-func inferRelations(ctx context.Context, baselines, inputs []string, stderr io.Writer) (*asrel.Graph, error) {
+// is far better than the warm-up's few minutes. It reads the inputs with
+// opts, as the pass that follows does, and returns their updates for it
+// when there are at most keep of them (openInputs).
+func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
 	var files []string
 	for _, b := range baselines {
 		if m, err := isMRT(b); err == nil && m {
 			files = append(files, b)
 		}
 	}
-	files = append(files, inputs...)
-	r, err := mrt.Open(files, mrt.Options{})
-	if err != nil {
-		return nil, err
+	if opts.Interner == nil {
+		opts.Interner = bgpfeed.NewInterner(0)
 	}
-	defer r.Close()
 	seen := map[*bgpfeed.Path]struct{}{}
-	for {
-		u, err := r.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	read := func(files []string, opts mrt.Options, kept *keptInputs) error {
+		r, err := mrt.Open(files, opts)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
-			seen[u.Attrs.Path] = struct{}{}
+		defer r.Close()
+		for {
+			u, err := r.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
+				seen[u.Attrs.Path] = struct{}{}
+			}
+			if kept != nil && kept.us != nil {
+				if len(kept.us) < keep {
+					kept.us = append(kept.us, u)
+				} else {
+					kept.us = nil // too many: the inputs are read again
+				}
+			}
 		}
+		if kept != nil {
+			kept.stats = r.Stats()
+		}
+		return nil
+	}
+	// The baselines with the inputs' interner, so that a path of both is
+	// one *Path in seen.
+	if len(files) > 0 {
+		if err := read(files, mrt.Options{Interner: opts.Interner}, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	kept := &keptInputs{us: make([]bgpfeed.Update, 0, 1024)}
+	if len(inputs) > 0 {
+		if err := read(inputs, opts, kept); err != nil {
+			return nil, nil, err
+		}
+	}
+	if kept.us == nil || len(inputs) == 0 {
+		kept = nil
 	}
 	var buf []uint32
 	g := asrel.Infer(func(yield func([]uint32) bool) {
@@ -250,7 +405,7 @@ func inferRelations(ctx context.Context, baselines, inputs []string, stderr io.W
 	}, asrel.InferConfig{})
 	st := g.Stats()
 	fmt.Fprintf(stderr, "bgpsentry: relationships inferred from %d distinct paths: %d links (%d provider-customer, %d peer)\n", len(seen), g.Len(), st.InferredP2C, st.InferredP2P+st.InferredClique)
-	return g, nil
+	return g, kept, nil
 }
 
 // prefetch reads src on its own goroutine, in batches, so that decoding a

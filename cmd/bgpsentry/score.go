@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -93,17 +94,18 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := sf.newState(ctx, fs.Args(), stderr)
+	in := bgpfeed.NewInterner(0)
+	opts := mrt.Options{Interner: in, Source: *collector}
+	st, err := sf.newState(ctx, fs.Args(), opts, stderr)
 	if err != nil {
 		return err
 	}
-	in := bgpfeed.NewInterner(0)
 	start := time.Now()
 	nBase, err := sf.bootstrap(ctx, st, in, stderr)
 	if err != nil {
 		return err
 	}
-	r, err := mrt.Open(fs.Args(), mrt.Options{Interner: in, Source: *collector})
+	r, err := sf.openInputs(fs.Args(), opts)
 	if err != nil {
 		return err
 	}
@@ -150,34 +152,98 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 		return d, t, fmt.Sprintf("%d elements, %d scored, %d flagged", elements.Load(), scoredN.Load(), flagged.Load())
 	})
 	defer bar.Stop()
-	vec := make([]float64, features.NumFeatures)
-	var inferCost time.Duration
-	for {
-		u, err := r.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	// The state runs on this goroutine and the model on another: updates
+	// go over in batches, with the vectors of those the gate let through.
+	var inferCost, reasonsCost time.Duration
+	batches := make(chan *scoreBatch, 8)
+	free := make(chan *scoreBatch, 10)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			for b := range batches {
+				k := 0
+				for i := range b.us {
+					u := &b.us[i]
+					if c := b.cs[i]; c != nil {
+						c.Update = u
+						vec := b.vecs[k*features.NumFeatures : (k+1)*features.NumFeatures]
+						k++
+						scoredN.Add(1)
+						t0 := time.Now()
+						v, err := clf.Classify(vec)
+						inferCost += time.Since(t0)
+						if err != nil {
+							return err
+						}
+						t1 := time.Now()
+						kind, err := judge(clf, ev, c, v, vec)
+						if err != nil {
+							return err
+						}
+						if kind != classifier.Benign {
+							flagged.Add(1)
+							reasonsCost += time.Since(t1)
+						}
+					}
+					ev.Route(u)
+				}
+				select {
+				case free <- b:
+				default:
+				}
+			}
+			return nil
+		}()
+		cancel()
+		for range batches {
 		}
-		if err != nil {
-			return err
-		}
-		elements.Add(1)
-		if c := st.Observe(&u, vec); c != nil {
-			scoredN.Add(1)
-			t0 := time.Now()
-			v, err := clf.Classify(vec)
-			inferCost += time.Since(t0)
+	}()
+	readErr := func() error {
+		defer close(batches)
+		b := newScoreBatch(free)
+		for {
+			u, err := r.Next(cctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
 			if err != nil {
 				return err
 			}
-			k, err := judge(clf, ev, c, v, vec)
-			if err != nil {
-				return err
+			elements.Add(1)
+			i := len(b.us)
+			b.us = append(b.us, u)
+			k := len(b.vecs)
+			b.vecs = slices.Grow(b.vecs, features.NumFeatures)[:k+features.NumFeatures]
+			c := st.Observe(&b.us[i], b.vecs[k:])
+			if c == nil {
+				b.vecs = b.vecs[:k]
 			}
-			if k != classifier.Benign {
-				flagged.Add(1)
+			b.cs = append(b.cs, c)
+			if len(b.us) == cap(b.us) {
+				select {
+				case batches <- b:
+				case <-cctx.Done():
+					return cctx.Err()
+				}
+				b = newScoreBatch(free)
 			}
 		}
-		ev.Route(&u)
+		if len(b.us) > 0 {
+			select {
+			case batches <- b:
+			case <-cctx.Done():
+				return cctx.Err()
+			}
+		}
+		return nil
+	}()
+	if err := <-done; err != nil {
+		return err
+	}
+	if readErr != nil {
+		return readErr
 	}
 	bar.Stop()
 	if *events == "final" {
@@ -213,8 +279,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	el := time.Since(start)
 	fmt.Fprintf(stderr, "score: model %s; baseline %d entries; %d elements read (%d records, %d skipped) in %s\n",
 		clf.Source(), nBase, elements.Load(), stats.Records, stats.TotalSkipped(), el.Round(time.Millisecond))
-	fmt.Fprintf(stderr, "score: %d observed, %d learned only (tables, warm-up), %d scored by the model (%.1f µs each), %d flagged\n",
-		obs, learned, scored, float64(inferCost.Microseconds())/float64(max(scored, 1)), flagged.Load())
+	fmt.Fprintf(stderr, "score: %d observed, %d learned only (tables, warm-up), %d scored by the model (%.1f µs each), %d flagged (%.1f µs each for the reasons and the event)\n",
+		obs, learned, scored, float64(inferCost.Microseconds())/float64(max(scored, 1)), flagged.Load(), float64(reasonsCost.Microseconds())/float64(max(flagged.Load(), 1)))
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped)
@@ -222,4 +288,28 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream])
 	reportSkips(stderr, &stats)
 	return nil
+}
+
+// scoreBatch is a run of updates read and observed, with the candidates
+// (nil: not scored) and the vectors, in order, of those the gate let
+// through.
+type scoreBatch struct {
+	us   []bgpfeed.Update
+	cs   []*features.Candidate
+	vecs []float64
+}
+
+const scoreBatchLen = 512
+
+// newScoreBatch takes an empty batch from free, or makes one.
+func newScoreBatch(free chan *scoreBatch) *scoreBatch {
+	select {
+	case b := <-free:
+		clear(b.us) // drop the references of the batch before
+		clear(b.cs)
+		b.us, b.cs, b.vecs = b.us[:0], b.cs[:0], b.vecs[:0]
+		return b
+	default:
+		return &scoreBatch{us: make([]bgpfeed.Update, 0, scoreBatchLen), cs: make([]*features.Candidate, 0, scoreBatchLen), vecs: make([]float64, 0, 64*features.NumFeatures)}
+	}
 }

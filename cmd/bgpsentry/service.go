@@ -122,7 +122,7 @@ func (s *service) run(ctx context.Context) (err error) {
 			restored = true
 		}
 	}
-	if s.st, err = sf.newState(ctx, nil, s.stderr); err != nil {
+	if s.st, err = sf.newState(ctx, nil, mrt.Options{}, s.stderr); err != nil {
 		return err
 	}
 	s.in = bgpfeed.NewInterner(0)

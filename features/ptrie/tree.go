@@ -16,6 +16,13 @@ type node[K key[K]] struct {
 type tree[K key[K]] struct {
 	nodes []node[K]
 	root  uint32
+	// finger is the path to the node insert returned last, from the root
+	// (or a subsequence of it: a later insert may have put nodes between
+	// them). Any node covering a key is on the key's path, so insert
+	// starts from the deepest one of the finger covering its key: with
+	// keys in order (a table loading), a few steps instead of a walk from
+	// the root.
+	finger []uint32
 }
 
 func (t *tree[K]) add(k K, n uint8) uint32 {
@@ -45,10 +52,22 @@ func (t *tree[K]) link(parent uint32, side uint32, id uint32) {
 func (t *tree[K]) insert(k K, n uint8) uint32 {
 	var parent, side uint32
 	cur := t.root
+	// Resume from the deepest node of the finger that covers (k, n): the
+	// walk from the root would pass it (a covering node's own parent is
+	// never needed: the walk only goes down from it).
+	i := len(t.finger) - 1
+	for ; i >= 0; i-- {
+		if nd := &t.nodes[t.finger[i]]; nd.bits <= n && nd.key.common(k) >= nd.bits {
+			cur = t.finger[i]
+			break
+		}
+	}
+	t.finger = t.finger[:max(i, 0)]
 	for cur != 0 {
 		nd := &t.nodes[cur]
 		c := min(nd.key.common(k), nd.bits, n)
 		if c == nd.bits {
+			t.finger = append(t.finger, cur)
 			if c == n {
 				return cur
 			}
@@ -62,6 +81,7 @@ func (t *tree[K]) insert(k K, n uint8) uint32 {
 			id := t.add(k, n)
 			t.nodes[id].child[below] = cur
 			t.link(parent, side, id)
+			t.finger = append(t.finger, id)
 			return id
 		}
 		// Both diverge at bit c: a glue node of length c takes both.
@@ -71,10 +91,12 @@ func (t *tree[K]) insert(k K, n uint8) uint32 {
 		t.nodes[glue].child[old] = cur
 		t.nodes[glue].child[old^1] = leaf
 		t.link(parent, side, glue)
+		t.finger = append(t.finger, glue, leaf)
 		return leaf
 	}
 	id := t.add(k, n)
 	t.link(parent, side, id)
+	t.finger = append(t.finger, id)
 	return id
 }
 

@@ -130,6 +130,24 @@ func (t *Trie[V]) Update(p netip.Prefix, fn func(old V, found bool) V) error {
 	return nil
 }
 
+// Entry returns a pointer to p's value, storing the zero V for p first
+// when p was not stored (found false): one trie walk for a get-or-insert.
+// The pointer is valid until t is next modified. The only error is
+// ErrInvalidPrefix.
+func (t *Trie[V]) Entry(p netip.Prefix) (v *V, found bool, err error) {
+	p, err = canon(p)
+	if err != nil {
+		return nil, false, err
+	}
+	s := t.slot(p)
+	if *s == 0 {
+		var zero V
+		*s = t.alloc(zero)
+		return &t.vals[*s-1], false, nil
+	}
+	return &t.vals[*s-1], true, nil
+}
+
 // Get returns the value stored for exactly p.
 func (t *Trie[V]) Get(p netip.Prefix) (V, bool) {
 	var zero V

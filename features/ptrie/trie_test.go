@@ -358,6 +358,56 @@ func TestAgainstModel(t *testing.T) {
 	checkAgainstModel(t, &tr, m, probes)
 }
 
+// TestAgainstModelSorted inserts runs of prefixes in address order, as a
+// table loads (the case the insert finger is for), between random
+// inserts and deletes, with Entry and Insert.
+func TestAgainstModelSorted(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	var tr Trie[int]
+	m := model{}
+	var probes []netip.Prefix
+	for round := range 20 {
+		run := make([]netip.Prefix, 200)
+		for i := range run {
+			run[i] = randPrefix(r)
+		}
+		slices.SortFunc(run, func(a, b netip.Prefix) int {
+			if c := a.Addr().Compare(b.Addr()); c != 0 {
+				return c
+			}
+			return a.Bits() - b.Bits()
+		})
+		for i, p := range run {
+			v := round*1000 + i
+			if i%2 == 0 {
+				e, found, err := tr.Entry(p)
+				if _, ok := m[p]; err != nil || found != ok {
+					t.Fatalf("Entry(%v) found %v, %v; model %v", p, found, err, ok)
+				}
+				*e = v
+			} else {
+				_ = tr.Insert(p, v)
+			}
+			m[p] = v
+		}
+		probes = append(probes, run...)
+		for range 50 {
+			p := randPrefix(r)
+			if r.IntN(3) == 0 {
+				tr.Delete(p)
+				delete(m, p)
+			} else {
+				_ = tr.Insert(p, -round)
+				m[p] = -round
+			}
+		}
+	}
+	for range 200 {
+		probes = append(probes, randPrefix(r))
+	}
+	checkAgainstModel(t, &tr, m, probes)
+}
+
 // FuzzTrie interprets the input as a program of inserts and deletes of
 // prefixes and checks every answer against the model.
 func FuzzTrie(f *testing.F) {
@@ -381,10 +431,18 @@ func FuzzTrie(f *testing.F) {
 				p = netip.PrefixFrom(netip.AddrFrom16(a), int(b[4])%129).Masked()
 			}
 			probes = append(probes, p)
-			if op&1 == 1 {
+			switch {
+			case op&1 == 1:
 				tr.Delete(p)
 				delete(m, p)
-			} else {
+			case op&4 == 4:
+				v, found, err := tr.Entry(p)
+				if _, ok := m[p]; err != nil || found != ok || found && *v != m[p] || !found && *v != 0 {
+					t.Fatalf("Entry(%v) = %v,%v,%v; model %v", p, *v, found, err, m[p])
+				}
+				*v = i
+				m[p] = i
+			default:
 				_ = tr.Insert(p, i)
 				m[p] = i
 			}
