@@ -28,11 +28,11 @@ import (
 func judge(clf *classifier.Classifier, ev *classifier.Eventer, c *features.Candidate, v classifier.Verdict, vec []float64) (classifier.Class, error) {
 	k := v.Flagged()
 	if k != classifier.Benign {
-		reasons, err := clf.Reasons(vec, k, 5)
+		// The reasons (TreeSHAP) only when the event takes them.
+		err := ev.AddLazy(c, v, func() ([]*pb.Reason, error) { return clf.Reasons(vec, k, 5) })
 		if err != nil {
 			return k, err
 		}
-		ev.Add(c, v, reasons)
 	}
 	ev.Rules(c, vec)
 	return k, nil
