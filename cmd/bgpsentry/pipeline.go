@@ -45,6 +45,10 @@ type stateFlags struct {
 	// kept are the inputs as the inference read them, for the pass that
 	// follows (openInputs), nil when they were too many to keep.
 	kept *keptInputs
+	// lazy keeps prefix-to-origin baselines aside until updates touch
+	// their prefixes (features.State.LearnTableLazy): for the batch
+	// commands, whose state is not read concurrently (Featurize).
+	lazy bool
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -106,7 +110,7 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 // bootstrap loads the baselines into st, then hands it the relationships
 // inferred meanwhile (finish).
 func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
-	n, err := loadBaselines(ctx, st, f.baselines, in, stderr)
+	n, err := loadBaselines(ctx, st, f.baselines, in, f.lazy, stderr)
 	if err != nil {
 		return n, err
 	}
@@ -158,9 +162,10 @@ func isMRT(path string) (bool, error) {
 	return (t == 12 || t == 13 || t == 16 || t == 17) && l < 16<<20, nil
 }
 
-// loadBaselines feeds every baseline into st as table entries. It returns
-// the number of entries and the skip reports.
-func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+// loadBaselines feeds every baseline into st as table entries, the
+// prefix-to-origin tables lazily if lazy is set (LearnTableLazy). It
+// returns the number of entries and the skip reports.
+func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
 	var n int64
 	for _, p := range paths {
 		m, err := isMRT(p)
@@ -168,7 +173,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 			return n, fmt.Errorf("baseline: %w", err)
 		}
 		if !m {
-			k, err := loadTable(ctx, st, p, in, stderr)
+			k, err := loadTable(ctx, st, p, in, lazy, stderr)
 			n += k
 			if err != nil {
 				return n, fmt.Errorf("baseline: %w", err)
@@ -205,8 +210,9 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 }
 
 // loadTable feeds a prefix-to-origin table into st as table entries
-// (features.State.LearnTable), read in batches on another goroutine.
-func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+// (features.State.LearnTable, or LearnTableLazy if lazy), read in batches
+// on another goroutine.
+func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
 	r, err := prefix2as.Open(path, in)
 	if err != nil {
 		return 0, err
@@ -250,13 +256,21 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 	for b := range full {
 		if n == 0 && len(b.es) > 0 {
 			// A table is of one family: reserve for it.
+			reserve := st.Reserve
+			if lazy {
+				reserve = st.ReserveLazy
+			}
 			if b.es[0].Prefix.Addr().Is4() {
-				st.Reserve(r.SizeHint(), 0)
+				reserve(r.SizeHint(), 0)
 			} else {
-				st.Reserve(0, r.SizeHint())
+				reserve(0, r.SizeHint())
 			}
 		}
-		st.LearnTable(b.when, b.es)
+		if lazy {
+			st.LearnTableLazy(b.when, b.es)
+		} else {
+			st.LearnTable(b.when, b.es)
+		}
 		n += int64(len(b.es))
 		if b.err != nil {
 			if !errors.Is(b.err, io.EOF) {

@@ -1,0 +1,452 @@
+package features
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+)
+
+// A lazy table is a prefix-to-origin baseline kept as sorted arrays
+// instead of a million prefix states in the trie: batch scoring of a few
+// minutes of updates touches a few percent of the table's prefixes, and
+// learning all of them (the trie, a prefix state and an origin record
+// each) cost more than the rest of the run. An entry goes into the trie,
+// as LearnTable would have put it there, when an update first touches its
+// prefix (Observe materializes the prefix, the prefixes covering it and the
+// first 33 it covers before anything reads them: what featurize, the gate,
+// a withdrawal and learning can see); what a table entry changes beyond
+// its prefix (origin statistics, inference paths, counters) is applied
+// when the entry is added. The state then answers exactly as if the table
+// had been learned (TestLazyTableSameAsLearnTable).
+
+// lazyKey is an address as an integer key: ordered, and masked to a
+// length.
+type lazyKey[K any] interface {
+	comparable
+	cmp(K) int
+	mask(bits uint8) K
+	top16() uint32
+	prefix(bits uint8) netip.Prefix
+}
+
+type lk4 uint32
+
+func (k lk4) cmp(o lk4) int { return cmp.Compare(k, o) }
+func (k lk4) mask(n uint8) lk4 {
+	if n == 0 {
+		return 0
+	}
+	return k & (math.MaxUint32 << (32 - n))
+}
+func (k lk4) top16() uint32 { return uint32(k >> 16) }
+func (k lk4) prefix(n uint8) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), int(n))
+}
+
+type lk6 struct{ hi, lo uint64 }
+
+func (k lk6) cmp(o lk6) int {
+	if c := cmp.Compare(k.hi, o.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(k.lo, o.lo)
+}
+func (k lk6) mask(n uint8) lk6 {
+	switch {
+	case n == 0:
+		return lk6{}
+	case n <= 64:
+		return lk6{k.hi & (math.MaxUint64 << (64 - n)), 0}
+	case n < 128:
+		return lk6{k.hi, k.lo & (math.MaxUint64 << (128 - n))}
+	}
+	return k
+}
+func (k lk6) top16() uint32 { return uint32(k.hi >> 48) }
+func (k lk6) prefix(n uint8) netip.Prefix {
+	var b [16]byte
+	for i := range 8 {
+		b[i] = byte(k.hi >> (56 - 8*i))
+		b[8+i] = byte(k.lo >> (56 - 8*i))
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(b), int(n))
+}
+
+func key4of(a netip.Addr) lk4 {
+	b := a.As4()
+	return lk4(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+}
+
+func key6of(a netip.Addr) lk6 {
+	b := a.As16()
+	var k lk6
+	for i := range 8 {
+		k.hi = k.hi<<8 | uint64(b[i])
+		k.lo = k.lo<<8 | uint64(b[8+i])
+	}
+	return k
+}
+
+// Entry states.
+const (
+	lazyPending = iota // not in the trie yet
+	lazyDone           // in the trie (materialized, or learned when sealed)
+)
+
+type lazyEntry[K lazyKey[K]] struct {
+	key   K
+	path  uint32 // index in lazyTable.paths
+	t     uint16 // index in lazyTable.times
+	bits  uint8
+	state uint8
+}
+
+func (e *lazyEntry[K]) cmp(k K, bits uint8) int {
+	if c := e.key.cmp(k); c != 0 {
+		return c
+	}
+	return cmp.Compare(e.bits, bits)
+}
+
+// lazyFamily is one address family's entries, in (address, length) order
+// once sealed, with the index that finds a prefix and those covering it.
+type lazyFamily[K lazyKey[K]] struct {
+	es []lazyEntry[K]
+	// bucket[b] is the first entry whose address starts with b or more
+	// (16 bits); bucket[65536] = len(es).
+	bucket []uint32
+	// parent[i] is the closest entry that covers entry i, or -1.
+	parent []int32
+}
+
+// lazyTable is the state's lazy baseline.
+type lazyTable struct {
+	sealed  bool
+	times   []time.Time
+	paths   []*bgpfeed.Path
+	pathIdx map[*bgpfeed.Path]uint32
+	v4      lazyFamily[lk4]
+	v6      lazyFamily[lk6]
+	pending int // entries not in the trie yet
+}
+
+// maxLazyTimes bounds the distinct entry times (an entry keeps an index).
+const maxLazyTimes = math.MaxUint16
+
+// LearnTableLazy is LearnTable for a batch job: the entries are kept in
+// sorted arrays, and each goes into the trie when an update first touches
+// its prefix. The state answers as if LearnTable had been called (Observe,
+// ObserveAll, the counters, Save); Featurize, which must not change the
+// state, refuses while entries are pending (Materialize learns them all).
+// Only a fresh state keeps a table lazily, until its first Observe (or
+// LearnTable); otherwise, or past 65,535 distinct times, this is
+// LearnTable.
+func (s *State) LearnTableLazy(t time.Time, entries []TableEntry) {
+	lt := s.lazy
+	if lt == nil {
+		if s.observed != 0 || s.prefixes.Len() != 0 {
+			s.LearnTable(t, entries)
+			return
+		}
+		lt = &lazyTable{pathIdx: make(map[*bgpfeed.Path]uint32)}
+		s.lazy = lt
+	}
+	if lt.sealed || (len(lt.times) >= maxLazyTimes && !lt.times[len(lt.times)-1].Equal(t)) {
+		s.LearnTable(t, entries)
+		return
+	}
+	if len(entries) == 0 {
+		return
+	}
+	// What Observe of each entry does besides learning its prefix.
+	s.observed += int64(len(entries))
+	if now := t.Unix(); now > s.now {
+		s.now = now
+	}
+	if n := len(lt.times); n == 0 || !lt.times[n-1].Equal(t) {
+		lt.times = append(lt.times, t)
+	}
+	ti := uint16(len(lt.times) - 1)
+	var last *bgpfeed.Path
+	var pi uint32
+	for i := range entries {
+		e := &entries[i]
+		if e.Path == nil || !e.Prefix.IsValid() {
+			continue
+		}
+		s.learned++
+		s.collectPath(e.Path)
+		if e.Path != last {
+			var ok bool
+			if pi, ok = lt.pathIdx[e.Path]; !ok {
+				pi = uint32(len(lt.paths))
+				lt.paths = append(lt.paths, e.Path)
+				lt.pathIdx[e.Path] = pi
+			}
+			last = e.Path
+		}
+		p := e.Prefix.Masked()
+		bits := uint8(p.Bits())
+		if p.Addr().Is4() {
+			lt.v4.es = append(lt.v4.es, lazyEntry[lk4]{key: key4of(p.Addr()), path: pi, t: ti, bits: bits})
+		} else {
+			lt.v6.es = append(lt.v6.es, lazyEntry[lk6]{key: key6of(p.Addr()), path: pi, t: ti, bits: bits})
+		}
+		lt.pending++
+	}
+}
+
+// ReserveLazy makes room for about v4 IPv4 and v6 IPv6 more entries of
+// LearnTableLazy.
+func (s *State) ReserveLazy(v4, v6 int) {
+	if s.lazy == nil {
+		if s.observed != 0 || s.prefixes.Len() != 0 {
+			return
+		}
+		s.lazy = &lazyTable{pathIdx: make(map[*bgpfeed.Path]uint32)}
+	}
+	if s.lazy.sealed {
+		return
+	}
+	s.lazy.v4.es = slices.Grow(s.lazy.v4.es, v4)
+	s.lazy.v6.es = slices.Grow(s.lazy.v6.es, v6)
+}
+
+// simpleOrigin returns the origin of a one-AS path (one AS_SEQUENCE of one
+// non-zero ASN), the path of almost every table entry.
+func simpleOrigin(p *bgpfeed.Path) (uint32, bool) {
+	if len(p.Segments) != 1 || p.Segments[0].Type != bgpfeed.SegSequence || len(p.Segments[0].ASNs) != 1 || p.Segments[0].ASNs[0] == 0 {
+		return 0, false
+	}
+	return p.Segments[0].ASNs[0], true
+}
+
+// seal sorts the entries (stable: a prefix's entries keep their order),
+// learns those that are not one entry of a one-AS path for their prefix
+// (several origins, AS sets, origin 0: rare) as LearnTable would, applies
+// the origin statistics of the others and indexes them.
+func (s *State) sealLazy() {
+	lt := s.lazy
+	lt.sealed = true
+	counts := make([]int32, len(lt.paths))
+	sealFamily(s, lt, &lt.v4, counts)
+	sealFamily(s, lt, &lt.v6, counts)
+	for pi, n := range counts {
+		if n == 0 {
+			continue
+		}
+		asn, _ := simpleOrigin(lt.paths[pi])
+		os := s.origins[asn]
+		if os == nil {
+			os = &originStat{}
+			s.origins[asn] = os
+		} else {
+			os.first = 0 // known from a baseline
+		}
+		os.prefixes += n
+	}
+	lt.pathIdx = nil
+	if lt.pending == 0 {
+		s.lazy = nil
+	}
+}
+
+func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K], counts []int32) {
+	es := f.es
+	if !slices.IsSortedFunc(es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) }) {
+		slices.SortStableFunc(es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) })
+	}
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && es[j].key == es[i].key && es[j].bits == es[i].bits {
+			j++
+		}
+		if _, ok := simpleOrigin(lt.paths[es[i].path]); ok && j == i+1 {
+			counts[es[i].path]++
+		} else {
+			for k := i; k < j; k++ {
+				e := &es[k]
+				u := bgpfeed.Update{Time: lt.times[e.t], Kind: bgpfeed.KindAnnounce, Table: true,
+					Prefix: e.key.prefix(e.bits), Attrs: &bgpfeed.Attrs{Path: lt.paths[e.path]}}
+				s.learn(&u, nil, true)
+				e.state = lazyDone
+				lt.pending--
+			}
+		}
+		i = j
+	}
+	f.bucket = make([]uint32, 1<<16+1)
+	b := 0
+	for i := range es {
+		for top := int(es[i].key.top16()); b <= top; b++ {
+			f.bucket[b] = uint32(i)
+		}
+	}
+	for ; b <= 1<<16; b++ {
+		f.bucket[b] = uint32(len(es))
+	}
+	// In (address, length) order an entry's covering entries come before
+	// it, on the stack of the entries still open.
+	f.parent = make([]int32, len(es))
+	var stack []int32
+	for i := range es {
+		for len(stack) > 0 && !f.covers(int(stack[len(stack)-1]), es[i].key, es[i].bits) {
+			stack = stack[:len(stack)-1]
+		}
+		f.parent[i] = -1
+		if len(stack) > 0 {
+			f.parent[i] = stack[len(stack)-1]
+		}
+		stack = append(stack, int32(i))
+	}
+}
+
+// covers reports whether entry i covers the prefix k/bits (itself
+// included).
+func (f *lazyFamily[K]) covers(i int, k K, bits uint8) bool {
+	e := &f.es[i]
+	return e.bits <= bits && k.mask(e.bits) == e.key
+}
+
+// upper returns the first entry after k/bits in (address, length) order.
+func (f *lazyFamily[K]) upper(k K, bits uint8) int {
+	b := k.top16()
+	lo, hi := int(f.bucket[b]), int(f.bucket[b+1])
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if f.es[m].cmp(k, bits) <= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// lazyCovered is how many of the entries a prefix covers are put in the
+// trie when it is touched: featurize counts up to 32 more-specifics
+// besides the prefix itself.
+const lazyCovered = 33
+
+// touch materializes the entries of k/bits, of the prefixes covering it
+// and the first lazyCovered it covers.
+func touchFamily[K lazyKey[K]](s *State, f *lazyFamily[K], k K, bits uint8) {
+	if len(f.es) == 0 {
+		return
+	}
+	k = k.mask(bits)
+	pos := f.upper(k, bits)
+	c := pos - 1
+	for c >= 0 && !f.covers(c, k, bits) {
+		c = int(f.parent[c])
+	}
+	for ; c >= 0; c = int(f.parent[c]) {
+		materialize(s, f, c)
+	}
+	i := pos
+	for i > 0 && f.es[i-1].key == k && f.es[i-1].bits == bits {
+		i--
+	}
+	// Distinct prefixes: a prefix of several entries was learned when
+	// the table was sealed.
+	for n := 0; i < len(f.es) && n < lazyCovered && f.es[i].bits >= bits && f.es[i].key.mask(bits) == k; i++ {
+		if e := &f.es[i]; i == 0 || e.key != f.es[i-1].key || e.bits != f.es[i-1].bits {
+			n++
+		}
+		materialize(s, f, i)
+	}
+}
+
+// materialize puts entry i in the trie as LearnTable puts a prefix's
+// only, one-AS entry: a prefix known from the baseline with that origin
+// (its origin statistics were counted when the table was sealed).
+func materialize[K lazyKey[K]](s *State, f *lazyFamily[K], i int) {
+	e := &f.es[i]
+	if e.state != lazyPending {
+		return
+	}
+	e.state = lazyDone
+	lt := s.lazy
+	lt.pending--
+	slot, found, err := s.prefixes.Entry(e.key.prefix(e.bits))
+	if err != nil {
+		return
+	}
+	if found {
+		// Every path to the trie touches the prefix first.
+		panic(fmt.Sprintf("features: lazy table entry %v already in the trie", e.key.prefix(e.bits)))
+	}
+	ps := s.alloc.prefix()
+	*slot = ps
+	asn, _ := simpleOrigin(lt.paths[e.path])
+	ps.origins = s.alloc.origin(originRec{asn: asn, last: lt.times[e.t].Unix()})
+}
+
+// SealTable ends a lazy table's loading (LearnTableLazy learns any table
+// after it at once): the first update does it, or a loader that has
+// nothing more to add and time to spare. It reports whether entries are
+// still pending.
+func (s *State) SealTable() bool {
+	if s.lazy == nil {
+		return false
+	}
+	if !s.lazy.sealed {
+		s.sealLazy()
+	}
+	return s.lazy != nil
+}
+
+// touchLazy seals the lazy table at the first update, then materializes
+// what u's prefix needs (touchFamily).
+func (s *State) touchLazy(u *bgpfeed.Update) {
+	if u.Kind == bgpfeed.KindAnnounce || u.Kind == bgpfeed.KindWithdraw {
+		s.touchLazyPrefix(u.Prefix)
+	} else {
+		s.touchLazyPrefix(netip.Prefix{})
+	}
+}
+
+// touchLazyPrefix seals the lazy table, if any, and materializes what p
+// needs (none for an invalid p).
+func (s *State) touchLazyPrefix(p netip.Prefix) {
+	if !s.SealTable() || !p.IsValid() {
+		return
+	}
+	if p.Addr().Is4() {
+		touchFamily(s, &s.lazy.v4, key4of(p.Addr()), uint8(p.Bits()))
+	} else {
+		touchFamily(s, &s.lazy.v6, key6of(p.Addr()), uint8(p.Bits()))
+	}
+	if s.lazy.pending == 0 {
+		s.lazy = nil
+	}
+}
+
+// Materialize learns every entry a lazy table still holds: the state is
+// then what LearnTable would have made (Save, Featurize).
+func (s *State) Materialize() {
+	if !s.SealTable() {
+		return
+	}
+	for i := range s.lazy.v4.es {
+		materialize(s, &s.lazy.v4, i)
+	}
+	for i := range s.lazy.v6.es {
+		materialize(s, &s.lazy.v6, i)
+	}
+	s.lazy = nil
+}
+
+// lazyPrefixes is how many prefixes of the lazy table are not in the trie.
+func (s *State) lazyPrefixes() int {
+	s.touchLazyPrefix(netip.Prefix{})
+	if s.lazy == nil {
+		return 0
+	}
+	return s.lazy.pending
+}
