@@ -60,3 +60,32 @@ func TestInferKeepsInputs(t *testing.T) {
 		t.Errorf("relationships differ: %d %+v vs %d %+v", g.Len(), g.Stats(), g2.Len(), g2.Stats())
 	}
 }
+
+// TestKeptChunks: updates kept across several chunks come back in order,
+// once; one over the bound drops them all.
+func TestKeptChunks(t *testing.T) {
+	n := 3*keptChunk + 5
+	var k keptInputs
+	for i := range n {
+		k.add(bgpfeed.Update{PathID: uint32(i)}, n)
+	}
+	if k.dropped || k.n != int64(n) {
+		t.Fatalf("kept %d of %d (dropped %v)", k.n, n, k.dropped)
+	}
+	for i := range n {
+		u, err := k.Next(context.Background())
+		if err != nil || u.PathID != uint32(i) {
+			t.Fatalf("update %d: %v, %v", i, u.PathID, err)
+		}
+	}
+	if _, err := k.Next(context.Background()); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last: %v", err)
+	}
+	var over keptInputs
+	for i := range n + 1 {
+		over.add(bgpfeed.Update{PathID: uint32(i)}, n)
+	}
+	if !over.dropped || over.n != 0 || over.chunks != nil {
+		t.Fatalf("over the bound: %d kept", over.n)
+	}
+}

@@ -114,6 +114,7 @@ func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpf
 	if err != nil {
 		return n, err
 	}
+	st.SealTable() // while the inference may still be reading
 	return n, f.finish(st)
 }
 
@@ -318,11 +319,35 @@ func (f *stateFlags) openInputs(inputs []string, opts mrt.Options) (inputReader,
 // the inputs are decoded a second time instead.
 const maxKept = 1 << 18
 
-// keptInputs replays the updates of the inputs read once already.
+// keptInputs replays the updates of the inputs read once already. They
+// are kept in chunks of keptChunk, so that keeping more never copies
+// those kept (a growing slice of 185k updates copied 45 MB).
 type keptInputs struct {
-	us    []bgpfeed.Update
-	i     atomic.Int64
-	stats mrt.Stats
+	chunks [][]bgpfeed.Update
+	n      int64
+	i      atomic.Int64
+	stats  mrt.Stats
+	// dropped: there were more than the bound, none are kept.
+	dropped bool
+}
+
+const keptChunk = 4096
+
+// add keeps u, unless more than keep are kept (then none are).
+func (k *keptInputs) add(u bgpfeed.Update, keep int) {
+	if k.dropped {
+		return
+	}
+	if k.n >= int64(keep) {
+		k.chunks, k.n, k.dropped = nil, 0, true // too many: the inputs are read again
+		return
+	}
+	if last := len(k.chunks) - 1; last < 0 || len(k.chunks[last]) == keptChunk {
+		k.chunks = append(k.chunks, make([]bgpfeed.Update, 0, keptChunk))
+	}
+	last := len(k.chunks) - 1
+	k.chunks[last] = append(k.chunks[last], u)
+	k.n++
 }
 
 func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
@@ -332,18 +357,22 @@ func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
 			return bgpfeed.Update{}, err
 		}
 	}
-	if i >= int64(len(k.us)) {
+	if i >= k.n {
 		return bgpfeed.Update{}, io.EOF
 	}
-	u := k.us[i]
-	k.us[i] = bgpfeed.Update{} // the state keeps what it needs of it
+	c := k.chunks[i/keptChunk]
+	u := c[i%keptChunk]
+	c[i%keptChunk] = bgpfeed.Update{} // the state keeps what it needs of it
+	if i%keptChunk == keptChunk-1 {
+		k.chunks[i/keptChunk] = nil
+	}
 	k.i.Store(i + 1)
 	return u, nil
 }
 
-func (k *keptInputs) Progress() (done, total int64) { return k.i.Load(), int64(len(k.us)) }
+func (k *keptInputs) Progress() (done, total int64) { return k.i.Load(), k.n }
 func (k *keptInputs) Stats() mrt.Stats              { return k.stats }
-func (k *keptInputs) Close() error                  { k.us = nil; return nil }
+func (k *keptInputs) Close() error                  { k.chunks = nil; return nil }
 
 // inferRelations reads the MRT baselines and inputs once, before scoring,
 // and infers AS relationships from every distinct path (Gao-style, with a
@@ -379,12 +408,8 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 			if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
 				seen[u.Attrs.Path] = struct{}{}
 			}
-			if kept != nil && kept.us != nil {
-				if len(kept.us) < keep {
-					kept.us = append(kept.us, u)
-				} else {
-					kept.us = nil // too many: the inputs are read again
-				}
+			if kept != nil {
+				kept.add(u, keep)
 			}
 		}
 		if kept != nil {
@@ -399,13 +424,13 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 			return nil, nil, err
 		}
 	}
-	kept := &keptInputs{us: make([]bgpfeed.Update, 0, 1024)}
+	kept := &keptInputs{}
 	if len(inputs) > 0 {
 		if err := read(inputs, opts, kept); err != nil {
 			return nil, nil, err
 		}
 	}
-	if kept.us == nil || len(inputs) == 0 {
+	if kept.dropped || len(inputs) == 0 {
 		kept = nil
 	}
 	var buf []uint32
