@@ -31,7 +31,7 @@ func (s *State) Featurize(u *bgpfeed.Update, vec []float64) (*Candidate, error) 
 		return nil, fmt.Errorf("features: vector of %d values, want %d", len(vec), NumFeatures)
 	}
 	if s.lazy != nil {
-		return nil, errors.New("features: Featurize on a state with a lazy baseline (LearnTableLazy): Materialize it first")
+		return nil, errors.New("features: Featurize on a state with a lazy baseline (LearnOriginsLazy): Materialize it first")
 	}
 	id, ok := s.peerIdx[peerKey{u.Source, u.PeerAddr, u.PeerASN}]
 	if !ok {

@@ -99,12 +99,18 @@ const (
 )
 
 type lazyEntry[K lazyKey[K]] struct {
-	key   K
-	path  uint32 // index in lazyTable.paths
+	key K
+	// val is the origin AS of a one-AS entry, or the index of a
+	// complex entry's path in lazyTable.paths.
+	val   uint32
 	t     uint16 // index in lazyTable.times
 	bits  uint8
-	state uint8
+	state uint8 // lazyPending or lazyDone, | lazyComplex
 }
+
+// lazyComplex marks an entry whose path is not the AS_SEQUENCE of one
+// non-zero AS.
+const lazyComplex = 2
 
 func (e *lazyEntry[K]) cmp(k K, bits uint8) int {
 	if c := e.key.cmp(k); c != 0 {
@@ -126,38 +132,62 @@ type lazyFamily[K lazyKey[K]] struct {
 
 // lazyTable is the state's lazy baseline.
 type lazyTable struct {
-	sealed  bool
-	times   []time.Time
-	paths   []*bgpfeed.Path
-	pathIdx map[*bgpfeed.Path]uint32
-	v4      lazyFamily[lk4]
-	v6      lazyFamily[lk6]
-	pending int // entries not in the trie yet
+	sealed bool
+	times  []time.Time
+	paths  []*bgpfeed.Path // of the complex entries
+	in     *bgpfeed.Interner
+	v4     lazyFamily[lk4]
+	v6     lazyFamily[lk6]
+	// pending is how many entries are not in the trie yet.
+	pending int
+	// collect are the origins of the one-AS entries, whose paths Observe
+	// would have added to the paths kept for inference: added when the
+	// first update comes (flushCollect), if they are still kept then.
+	collect []uint32
 }
 
 // maxLazyTimes bounds the distinct entry times (an entry keeps an index).
 const maxLazyTimes = math.MaxUint16
 
-// LearnTableLazy is LearnTable for a batch job: the entries are kept in
-// sorted arrays, and each goes into the trie when an update first touches
-// its prefix. The state answers as if LearnTable had been called (Observe,
-// ObserveAll, the counters, Save); Featurize, which must not change the
-// state, refuses while entries are pending (Materialize learns them all).
-// Only a fresh state keeps a table lazily, until its first Observe (or
-// LearnTable); otherwise, or past 65,535 distinct times, this is
-// LearnTable.
-func (s *State) LearnTableLazy(t time.Time, entries []TableEntry) {
+// OriginEntry is a table entry given by its origin: its path is the
+// AS_SEQUENCE of Origin alone, made only when needed. Path, when not nil,
+// is the entry's path instead (several origins, an AS set).
+type OriginEntry struct {
+	Prefix netip.Prefix
+	Origin uint32
+	Path   *bgpfeed.Path
+}
+
+// originPath interns the one-AS path of asn.
+func originPath(in *bgpfeed.Interner, asn uint32) *bgpfeed.Path {
+	segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: []uint32{asn}}}
+	return in.Intern(bgpfeed.AppendKey(nil, segs), segs)
+}
+
+// LearnOriginsLazy is LearnTable for a batch job, of entries given by
+// their origins, whose paths in interns when needed: the entries are kept
+// in sorted arrays, and each goes into the trie when an update first
+// touches its prefix. The state answers as if LearnTable had been called
+// with the entries' paths (Observe, ObserveAll, the counters, Save);
+// Featurize, which must not change the state, refuses while entries are
+// pending (Materialize learns them all). Only a fresh state keeps a table
+// lazily, until its first Observe (or LearnTable, SealTable); otherwise,
+// or past 65,535 distinct times, this is LearnTable.
+func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed.Interner) {
 	lt := s.lazy
-	if lt == nil {
-		if s.observed != 0 || s.prefixes.Len() != 0 {
-			s.LearnTable(t, entries)
-			return
-		}
-		lt = &lazyTable{pathIdx: make(map[*bgpfeed.Path]uint32)}
+	if lt == nil && s.observed == 0 && s.prefixes.Len() == 0 {
+		lt = &lazyTable{in: in}
 		s.lazy = lt
 	}
-	if lt.sealed || (len(lt.times) >= maxLazyTimes && !lt.times[len(lt.times)-1].Equal(t)) {
-		s.LearnTable(t, entries)
+	if lt == nil || lt.sealed || (len(lt.times) >= maxLazyTimes && !lt.times[len(lt.times)-1].Equal(t)) {
+		es := make([]TableEntry, len(entries))
+		for i, e := range entries {
+			es[i] = TableEntry{Prefix: e.Prefix, Path: e.Path}
+			if e.Path == nil {
+				es[i].Path = originPath(in, e.Origin)
+			}
+		}
+		s.LearnTable(t, es)
 		return
 	}
 	if len(entries) == 0 {
@@ -172,75 +202,57 @@ func (s *State) LearnTableLazy(t time.Time, entries []TableEntry) {
 		lt.times = append(lt.times, t)
 	}
 	ti := uint16(len(lt.times) - 1)
-	var last *bgpfeed.Path
-	var pi uint32
 	for i := range entries {
 		e := &entries[i]
-		if e.Path == nil || !e.Prefix.IsValid() {
+		if !e.Prefix.IsValid() {
 			continue
 		}
 		s.learned++
-		s.collectPath(e.Path)
-		if e.Path != last {
-			var ok bool
-			if pi, ok = lt.pathIdx[e.Path]; !ok {
-				pi = uint32(len(lt.paths))
-				lt.paths = append(lt.paths, e.Path)
-				lt.pathIdx[e.Path] = pi
-			}
-			last = e.Path
+		val, state := e.Origin, uint8(lazyPending)
+		path := e.Path
+		if path == nil && e.Origin == 0 {
+			path = originPath(lt.in, 0)
+		}
+		if path != nil {
+			s.collectPath(path)
+			val, state = uint32(len(lt.paths)), lazyComplex
+			lt.paths = append(lt.paths, path)
+		} else if k := len(lt.collect); k == 0 || lt.collect[k-1] != e.Origin {
+			lt.collect = append(lt.collect, e.Origin)
 		}
 		p := e.Prefix.Masked()
 		bits := uint8(p.Bits())
 		if p.Addr().Is4() {
-			lt.v4.es = append(lt.v4.es, lazyEntry[lk4]{key: key4of(p.Addr()), path: pi, t: ti, bits: bits})
+			lt.v4.es = append(lt.v4.es, lazyEntry[lk4]{key: key4of(p.Addr()), val: val, t: ti, bits: bits, state: state})
 		} else {
-			lt.v6.es = append(lt.v6.es, lazyEntry[lk6]{key: key6of(p.Addr()), path: pi, t: ti, bits: bits})
+			lt.v6.es = append(lt.v6.es, lazyEntry[lk6]{key: key6of(p.Addr()), val: val, t: ti, bits: bits, state: state})
 		}
 		lt.pending++
 	}
 }
 
 // ReserveLazy makes room for about v4 IPv4 and v6 IPv6 more entries of
-// LearnTableLazy.
+// LearnOriginsLazy.
 func (s *State) ReserveLazy(v4, v6 int) {
-	if s.lazy == nil {
-		if s.observed != 0 || s.prefixes.Len() != 0 {
-			return
-		}
-		s.lazy = &lazyTable{pathIdx: make(map[*bgpfeed.Path]uint32)}
-	}
-	if s.lazy.sealed {
+	if s.lazy == nil || s.lazy.sealed {
 		return
 	}
 	s.lazy.v4.es = slices.Grow(s.lazy.v4.es, v4)
 	s.lazy.v6.es = slices.Grow(s.lazy.v6.es, v6)
 }
 
-// simpleOrigin returns the origin of a one-AS path (one AS_SEQUENCE of one
-// non-zero ASN), the path of almost every table entry.
-func simpleOrigin(p *bgpfeed.Path) (uint32, bool) {
-	if len(p.Segments) != 1 || p.Segments[0].Type != bgpfeed.SegSequence || len(p.Segments[0].ASNs) != 1 || p.Segments[0].ASNs[0] == 0 {
-		return 0, false
-	}
-	return p.Segments[0].ASNs[0], true
-}
-
-// seal sorts the entries (stable: a prefix's entries keep their order),
-// learns those that are not one entry of a one-AS path for their prefix
-// (several origins, AS sets, origin 0: rare) as LearnTable would, applies
-// the origin statistics of the others and indexes them.
+// sealLazy sorts the entries (stable: a prefix's entries keep their
+// order), learns those that are not the one entry of their prefix or
+// whose path is not one AS (several origins, AS sets, origin 0: rare) as
+// LearnTable would, applies the origin statistics of the others and
+// indexes them.
 func (s *State) sealLazy() {
 	lt := s.lazy
 	lt.sealed = true
-	counts := make([]int32, len(lt.paths))
-	sealFamily(s, lt, &lt.v4, counts)
-	sealFamily(s, lt, &lt.v6, counts)
-	for pi, n := range counts {
-		if n == 0 {
-			continue
-		}
-		asn, _ := simpleOrigin(lt.paths[pi])
+	counts := originCounts{big: map[uint32]int32{}}
+	sealFamily(s, lt, &lt.v4, &counts)
+	sealFamily(s, lt, &lt.v6, &counts)
+	counts.each(func(asn uint32, n int32) {
 		os := s.origins[asn]
 		if os == nil {
 			os = &originStat{}
@@ -249,36 +261,89 @@ func (s *State) sealLazy() {
 			os.first = 0 // known from a baseline
 		}
 		os.prefixes += n
-	}
-	lt.pathIdx = nil
+	})
 	if lt.pending == 0 {
+		s.flushCollect()
 		s.lazy = nil
 	}
 }
 
-func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K], counts []int32) {
+// originCounts counts entries per origin AS.
+type originCounts struct {
+	small [1 << 16]int32 // ASNs below 65536
+	big   map[uint32]int32
+}
+
+func (c *originCounts) add(asn uint32, n int32) {
+	if asn < 1<<16 {
+		c.small[asn] += n
+	} else {
+		c.big[asn] += n
+	}
+}
+
+func (c *originCounts) each(fn func(asn uint32, n int32)) {
+	for a, n := range c.small {
+		if n != 0 {
+			fn(uint32(a), n)
+		}
+	}
+	for a, n := range c.big {
+		fn(a, n)
+	}
+}
+
+// flushCollect adds the paths of the one-AS entries to those kept for
+// inference, if they are still kept (not when relationships were given
+// meanwhile: UseInferredRelations).
+func (s *State) flushCollect() {
+	lt := s.lazy
+	if lt == nil || lt.collect == nil {
+		return
+	}
+	if s.inferPaths != nil {
+		for _, asn := range lt.collect {
+			s.collectPath(originPath(lt.in, asn))
+		}
+	}
+	lt.collect = nil
+}
+
+func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K], counts *originCounts) {
 	es := f.es
 	if !slices.IsSortedFunc(es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) }) {
 		slices.SortStableFunc(es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) })
 	}
+	run, runAS := int32(0), uint32(0)
 	for i := 0; i < len(es); {
 		j := i + 1
 		for j < len(es) && es[j].key == es[i].key && es[j].bits == es[i].bits {
 			j++
 		}
-		if _, ok := simpleOrigin(lt.paths[es[i].path]); ok && j == i+1 {
-			counts[es[i].path]++
+		if j == i+1 && es[i].state&lazyComplex == 0 {
+			if run > 0 && es[i].val != runAS {
+				counts.add(runAS, run)
+				run = 0
+			}
+			run, runAS = run+1, es[i].val
 		} else {
 			for k := i; k < j; k++ {
 				e := &es[k]
+				path := originPath(lt.in, e.val)
+				if e.state&lazyComplex != 0 {
+					path = lt.paths[e.val]
+				}
 				u := bgpfeed.Update{Time: lt.times[e.t], Kind: bgpfeed.KindAnnounce, Table: true,
-					Prefix: e.key.prefix(e.bits), Attrs: &bgpfeed.Attrs{Path: lt.paths[e.path]}}
+					Prefix: e.key.prefix(e.bits), Attrs: &bgpfeed.Attrs{Path: path}}
 				s.learn(&u, nil, true)
 				e.state = lazyDone
 				lt.pending--
 			}
 		}
 		i = j
+	}
+	if run > 0 {
+		counts.add(runAS, run)
 	}
 	f.bucket = make([]uint32, 1<<16+1)
 	b := 0
@@ -383,11 +448,10 @@ func materialize[K lazyKey[K]](s *State, f *lazyFamily[K], i int) {
 	}
 	ps := s.alloc.prefix()
 	*slot = ps
-	asn, _ := simpleOrigin(lt.paths[e.path])
-	ps.origins = s.alloc.origin(originRec{asn: asn, last: lt.times[e.t].Unix()})
+	ps.origins = s.alloc.origin(originRec{asn: e.val, last: lt.times[e.t].Unix()})
 }
 
-// SealTable ends a lazy table's loading (LearnTableLazy learns any table
+// SealTable ends a lazy table's loading (LearnOriginsLazy learns any table
 // after it at once): the first update does it, or a loader that has
 // nothing more to add and time to spare. It reports whether entries are
 // still pending.
@@ -404,6 +468,8 @@ func (s *State) SealTable() bool {
 // touchLazy seals the lazy table at the first update, then materializes
 // what u's prefix needs (touchFamily).
 func (s *State) touchLazy(u *bgpfeed.Update) {
+	s.SealTable()
+	s.flushCollect() // before an inference can use them
 	if u.Kind == bgpfeed.KindAnnounce || u.Kind == bgpfeed.KindWithdraw {
 		s.touchLazyPrefix(u.Prefix)
 	} else {
@@ -423,6 +489,7 @@ func (s *State) touchLazyPrefix(p netip.Prefix) {
 		touchFamily(s, &s.lazy.v6, key6of(p.Addr()), uint8(p.Bits()))
 	}
 	if s.lazy.pending == 0 {
+		s.flushCollect()
 		s.lazy = nil
 	}
 }
@@ -439,6 +506,7 @@ func (s *State) Materialize() {
 	for i := range s.lazy.v6.es {
 		materialize(s, &s.lazy.v6, i)
 	}
+	s.flushCollect()
 	s.lazy = nil
 }
 

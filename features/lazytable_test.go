@@ -50,7 +50,24 @@ func lazyTestTable(r *rand.Rand, path func(set bool, asns ...uint32) *bgpfeed.Pa
 	return es
 }
 
-// TestLazyTableSameAsLearnTable: a state given a table by LearnTableLazy
+// originEntries are table entries as a prefix-to-origin reader gives them
+// (prefix2as.Reader.ReadOrigins): one-AS paths by their origin, an entry
+// without a path as an invalid one (neither is learned).
+func originEntries(es []TableEntry) []OriginEntry {
+	out := make([]OriginEntry, len(es))
+	for i, e := range es {
+		switch {
+		case e.Path == nil:
+		case len(e.Path.Segments) == 1 && e.Path.Segments[0].Type == bgpfeed.SegSequence && len(e.Path.Segments[0].ASNs) == 1:
+			out[i] = OriginEntry{Prefix: e.Prefix, Origin: e.Path.Segments[0].ASNs[0]}
+		default:
+			out[i] = OriginEntry{Prefix: e.Prefix, Path: e.Path}
+		}
+	}
+	return out
+}
+
+// TestLazyTableSameAsLearnTable: a state given a table by LearnOriginsLazy
 // scores a stream of updates exactly as one given it by LearnTable (every
 // vector and candidate), and ends the same (counters, origins, links,
 // degrees, inference paths, every prefix).
@@ -83,9 +100,9 @@ func TestLazyTableSameAsLearnTable(t *testing.T) {
 		a, b := NewState(cfg), NewState(cfg)
 		a.LearnTable(t0, es[:3500])
 		a.LearnTable(t0.Add(time.Hour), es[3500:])
+		b.LearnOriginsLazy(t0, originEntries(es[:3500]), in)
 		b.ReserveLazy(3000, 1000)
-		b.LearnTableLazy(t0, es[:3500])
-		b.LearnTableLazy(t0.Add(time.Hour), es[3500:])
+		b.LearnOriginsLazy(t0.Add(time.Hour), originEntries(es[3500:]), in)
 		if b.lazy == nil || b.lazy.sealed {
 			t.Fatal("the table was not kept lazily")
 		}
@@ -168,7 +185,7 @@ func TestLazyTableFallsBack(t *testing.T) {
 	t0 := time.Date(2026, 7, 30, 0, 0, 0, 0, time.UTC)
 	es := []TableEntry{{netip.MustParsePrefix("10.0.0.0/8"), p}, {netip.MustParsePrefix("10.1.0.0/16"), p}}
 	s := NewState(Config{})
-	s.LearnTableLazy(t0, es[:1])
+	s.LearnOriginsLazy(t0, originEntries(es[:1]), in)
 	if s.lazy == nil {
 		t.Fatal("not lazy")
 	}
@@ -181,7 +198,7 @@ func TestLazyTableFallsBack(t *testing.T) {
 	if s.lazy == nil || !s.lazy.sealed {
 		t.Fatal("not sealed by an update")
 	}
-	s.LearnTableLazy(t0, es[1:])
+	s.LearnOriginsLazy(t0, originEntries(es[1:]), in)
 	if got := s.OriginsOf(netip.MustParsePrefix("10.1.0.0/16")); !slices.Equal(got, []uint32{64500}) {
 		t.Fatalf("origins of the table after the seal: %v", got)
 	}
@@ -208,7 +225,7 @@ func TestLazyLookupsMatchTrie(t *testing.T) {
 	}
 	es := lazyTestTable(r, path, 5000)
 	s := NewState(Config{})
-	s.LearnTableLazy(time.Unix(0, 0), es)
+	s.LearnOriginsLazy(time.Unix(0, 0), originEntries(es), in)
 	s.touchLazyPrefix(netip.Prefix{}) // seal
 	var tr ptrie.Trie[bool]
 	for _, e := range es {

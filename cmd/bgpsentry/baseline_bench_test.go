@@ -15,7 +15,7 @@ import (
 func BenchmarkLoadBaseline(b *testing.B) { benchLoadBaseline(b, false) }
 
 // BenchmarkLoadBaselineLazy is BenchmarkLoadBaseline as score and
-// featurize load it (features.State.LearnTableLazy), sealed as the first
+// featurize load it (features.State.LearnOriginsLazy), sealed as the first
 // update seals it.
 func BenchmarkLoadBaselineLazy(b *testing.B) { benchLoadBaseline(b, true) }
 

@@ -46,7 +46,7 @@ type stateFlags struct {
 	// follows (openInputs), nil when they were too many to keep.
 	kept *keptInputs
 	// lazy keeps prefix-to-origin baselines aside until updates touch
-	// their prefixes (features.State.LearnTableLazy): for the batch
+	// their prefixes (features.State.LearnOriginsLazy): for the batch
 	// commands, whose state is not read concurrently (Featurize).
 	lazy bool
 }
@@ -164,7 +164,7 @@ func isMRT(path string) (bool, error) {
 }
 
 // loadBaselines feeds every baseline into st as table entries, the
-// prefix-to-origin tables lazily if lazy is set (LearnTableLazy). It
+// prefix-to-origin tables lazily if lazy is set (LearnOriginsLazy). It
 // returns the number of entries and the skip reports.
 func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
 	var n int64
@@ -211,7 +211,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 }
 
 // loadTable feeds a prefix-to-origin table into st as table entries
-// (features.State.LearnTable, or LearnTableLazy if lazy), read in batches
+// (features.State.LearnTable, or LearnOriginsLazy if lazy), read in batches
 // on another goroutine.
 func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
 	r, err := prefix2as.Open(path, in)
@@ -219,29 +219,42 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 		return 0, err
 	}
 	defer r.Close()
+	// A batch holds table entries, or origin entries if lazy.
 	type batch struct {
 		when time.Time
 		es   []features.TableEntry
+		os   []features.OriginEntry
 		err  error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	full := make(chan batch, 4)
-	free := make(chan []features.TableEntry, 6)
+	free := make(chan batch, 6)
 	go func() {
 		defer close(full)
 		buf := make([]prefix2as.Entry, 0, 4096)
 		for {
 			var b batch
-			buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
 			select {
-			case b.es = <-free:
+			case b = <-free:
 			default:
-				b.es = make([]features.TableEntry, 0, cap(buf))
 			}
-			b.es = b.es[:0]
-			for _, e := range buf {
-				b.es = append(b.es, features.TableEntry{Prefix: e.Prefix, Path: e.Attrs.Path})
+			if lazy {
+				buf, b.when, b.err = r.ReadOrigins(ctx, buf[:0])
+				b.os = b.os[:0]
+				for _, e := range buf {
+					o := features.OriginEntry{Prefix: e.Prefix, Origin: e.ASN}
+					if e.Attrs != nil {
+						o.Path = e.Attrs.Path
+					}
+					b.os = append(b.os, o)
+				}
+			} else {
+				buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
+				b.es = b.es[:0]
+				for _, e := range buf {
+					b.es = append(b.es, features.TableEntry{Prefix: e.Prefix, Path: e.Attrs.Path})
+				}
 			}
 			select {
 			case full <- b:
@@ -255,24 +268,29 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 	}()
 	var n int64
 	for b := range full {
-		if n == 0 && len(b.es) > 0 {
-			// A table is of one family: reserve for it.
-			reserve := st.Reserve
-			if lazy {
-				reserve = st.ReserveLazy
-			}
-			if b.es[0].Prefix.Addr().Is4() {
-				reserve(r.SizeHint(), 0)
-			} else {
-				reserve(0, r.SizeHint())
-			}
-		}
 		if lazy {
-			st.LearnTableLazy(b.when, b.es)
+			st.LearnOriginsLazy(b.when, b.os, in)
+			if n == 0 && len(b.os) > 0 {
+				// A table is of one family: reserve for it.
+				if b.os[0].Prefix.Addr().Is4() {
+					st.ReserveLazy(r.SizeHint(), 0)
+				} else {
+					st.ReserveLazy(0, r.SizeHint())
+				}
+			}
+			n += int64(len(b.os))
 		} else {
+			if n == 0 && len(b.es) > 0 {
+				// A table is of one family: reserve for it.
+				if b.es[0].Prefix.Addr().Is4() {
+					st.Reserve(r.SizeHint(), 0)
+				} else {
+					st.Reserve(0, r.SizeHint())
+				}
+			}
 			st.LearnTable(b.when, b.es)
+			n += int64(len(b.es))
 		}
-		n += int64(len(b.es))
 		if b.err != nil {
 			if !errors.Is(b.err, io.EOF) {
 				return n, b.err
@@ -280,7 +298,7 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 			break
 		}
 		select {
-		case free <- b.es:
+		case free <- b:
 		default:
 		}
 	}
