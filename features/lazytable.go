@@ -249,13 +249,28 @@ func (s *State) ReserveLazy(v4, v6 int) {
 func (s *State) sealLazy() {
 	lt := s.lazy
 	lt.sealed = true
-	counts := originCounts{big: map[uint32]int32{}}
+	counts := originCounts{big: make(map[uint32]int32, min(len(lt.collect), 1<<15))}
 	sealFamily(s, lt, &lt.v4, &counts)
 	sealFamily(s, lt, &lt.v6, &counts)
+	// The origin map and its new entries sized at once (a table has about
+	// a hundred thousand origins).
+	n := len(counts.big)
+	for _, c := range counts.small {
+		if c != 0 {
+			n++
+		}
+	}
+	origins := make(map[uint32]*originStat, len(s.origins)+n)
+	for a, os := range s.origins {
+		origins[a] = os
+	}
+	s.origins = origins
+	stats := make([]originStat, n)
 	counts.each(func(asn uint32, n int32) {
 		os := s.origins[asn]
 		if os == nil {
-			os = &originStat{}
+			os = &stats[0]
+			stats = stats[1:]
 			s.origins[asn] = os
 		} else {
 			os.first = 0 // known from a baseline

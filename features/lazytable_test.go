@@ -284,3 +284,46 @@ func lazyLookups[K lazyKey[K]](f *lazyFamily[K], k K, bits uint8) (covering, cov
 	}
 	return covering, covered
 }
+
+// benchTable is a sorted table of n IPv4 /24s in runs of a few prefixes
+// per origin, as real tables are, with about n/14 origins.
+func benchTable(n int) []OriginEntry {
+	es := make([]OriginEntry, n)
+	for i := range es {
+		es[i] = OriginEntry{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + i>>16), byte(i >> 8), byte(i), 0}), 24), Origin: uint32(1 + (i/3*7919)%(n/14))}
+	}
+	return es
+}
+
+// BenchmarkLazyTable: a million-prefix table kept lazily, sealed, then
+// 20,000 updates' prefixes touched (what score does), against
+// BenchmarkLearnTable, the same table learned into the trie.
+func BenchmarkLazyTable(b *testing.B) {
+	es := benchTable(1 << 20)
+	in := bgpfeed.NewInterner(0)
+	t0 := time.Unix(0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewState(Config{})
+		s.LearnOriginsLazy(t0, es, in)
+		s.SealTable()
+		for i := 0; i < len(es); i += len(es) / 20000 {
+			s.touchLazyPrefix(es[i].Prefix)
+		}
+	}
+}
+
+func BenchmarkLearnTable(b *testing.B) {
+	in := bgpfeed.NewInterner(0)
+	var es []TableEntry
+	for _, e := range benchTable(1 << 20) {
+		es = append(es, TableEntry{Prefix: e.Prefix, Path: originPath(in, e.Origin)})
+	}
+	t0 := time.Unix(0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewState(Config{})
+		s.Reserve(len(es), 0)
+		s.LearnTable(t0, es)
+	}
+}
