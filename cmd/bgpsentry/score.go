@@ -69,6 +69,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	var sf stateFlags
 	sf.bind(fs)
 	sf.lazy = true // a batch: nothing reads the state concurrently
+	defer batchGC()()
 	modelDir := fs.String("model", "", "model directory with model.txt and model.json (default: the model embedded in the binary)")
 	out := fs.String("o", "-", "output file for the events ('-' = standard output)")
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
