@@ -20,9 +20,11 @@ import (
 // prefix (Observe materializes the prefix, the prefixes covering it and the
 // first 33 it covers before anything reads them: what featurize, the gate,
 // a withdrawal and learning can see); what a table entry changes beyond
-// its prefix (origin statistics, inference paths, counters) is applied
-// when the entry is added. The state then answers exactly as if the table
-// had been learned (TestLazyTableSameAsLearnTable).
+// its prefix is applied before any update: the counters when it is added,
+// the origin statistics when the table is sealed, the paths kept for
+// inference at the first update (a set: the same set, unless a table held
+// more than its bound of 4M distinct paths). The state then answers
+// exactly as if the table had been learned (TestLazyTableSameAsLearnTable).
 
 // lazyKey is an address as an integer key: ordered, and masked to a
 // length.
