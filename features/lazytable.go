@@ -130,6 +130,26 @@ type lazyFamily[K lazyKey[K]] struct {
 	bucket []uint32
 	// parent[i] is the closest entry that covers entry i, or -1.
 	parent []int32
+
+	// The index is built as entries come (index), while they come in
+	// order, as real tables do: sealing is then quick. indexed entries
+	// are indexed; unsorted: one came out of order (seal sorts them and
+	// indexes them all).
+	indexed  int
+	unsorted bool
+	stack    []int32 // entries covering the last one indexed, outermost first
+	nextB    int     // first bucket not set
+	// counts are the one-AS entries alone for their prefix, per origin
+	// (run, runAS: those of a run of one origin not counted yet).
+	counts *originCounts
+	run    int32
+	runAS  uint32
+	// groups are the first entries of the prefixes learned when sealed
+	// (several entries, or one not of a one-AS path); the group of the
+	// last entry indexed starts at groupStart, marked when in groups.
+	groups      []int32
+	groupStart  int
+	groupMarked bool
 }
 
 // lazyTable is the state's lazy baseline.
@@ -231,6 +251,8 @@ func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed
 		}
 		lt.pending++
 	}
+	lt.v4.index()
+	lt.v6.index()
 }
 
 // ReserveLazy makes room for about v4 IPv4 and v6 IPv6 more entries of
@@ -251,15 +273,20 @@ func (s *State) ReserveLazy(v4, v6 int) {
 func (s *State) sealLazy() {
 	lt := s.lazy
 	lt.sealed = true
-	counts := originCounts{big: make(map[uint32]int32, min(len(lt.collect), 1<<15))}
-	sealFamily(s, lt, &lt.v4, &counts)
-	sealFamily(s, lt, &lt.v6, &counts)
+	sealFamily(s, lt, &lt.v4)
+	sealFamily(s, lt, &lt.v6)
 	// The origin map and its new entries sized at once (a table has about
 	// a hundred thousand origins).
-	n := len(counts.big)
-	for _, c := range counts.small {
-		if c != 0 {
-			n++
+	n := 0
+	for _, c := range []*originCounts{lt.v4.counts, lt.v6.counts} {
+		if c == nil {
+			continue
+		}
+		n += len(c.big)
+		for _, k := range c.small {
+			if k != 0 {
+				n++
+			}
 		}
 	}
 	origins := make(map[uint32]*originStat, len(s.origins)+n)
@@ -268,7 +295,7 @@ func (s *State) sealLazy() {
 	}
 	s.origins = origins
 	stats := make([]originStat, n)
-	counts.each(func(asn uint32, n int32) {
+	apply := func(asn uint32, n int32) {
 		os := s.origins[asn]
 		if os == nil {
 			os = &stats[0]
@@ -278,7 +305,9 @@ func (s *State) sealLazy() {
 			os.first = 0 // known from a baseline
 		}
 		os.prefixes += n
-	})
+	}
+	lt.v4.counts.each(apply)
+	lt.v6.counts.each(apply)
 	if lt.pending == 0 {
 		s.flushCollect()
 		s.lazy = nil
@@ -300,6 +329,9 @@ func (c *originCounts) add(asn uint32, n int32) {
 }
 
 func (c *originCounts) each(fn func(asn uint32, n int32)) {
+	if c == nil {
+		return
+	}
 	for a, n := range c.small {
 		if n != 0 {
 			fn(uint32(a), n)
@@ -326,66 +358,112 @@ func (s *State) flushCollect() {
 	lt.collect = nil
 }
 
-func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K], counts *originCounts) {
+// index indexes the entries added since it last ran, unless one comes
+// out of order.
+func (f *lazyFamily[K]) index() {
 	es := f.es
-	if !slices.IsSortedFunc(es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) }) {
-		slices.SortStableFunc(es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) })
+	if f.unsorted || f.indexed == len(es) {
+		return
 	}
-	run, runAS := int32(0), uint32(0)
-	for i := 0; i < len(es); {
-		j := i + 1
-		for j < len(es) && es[j].key == es[i].key && es[j].bits == es[i].bits {
-			j++
-		}
-		if j == i+1 && es[i].state&lazyComplex == 0 {
-			if run > 0 && es[i].val != runAS {
-				counts.add(runAS, run)
-				run = 0
-			}
-			run, runAS = run+1, es[i].val
-		} else {
-			for k := i; k < j; k++ {
-				e := &es[k]
-				path := originPath(lt.in, e.val)
-				if e.state&lazyComplex != 0 {
-					path = lt.paths[e.val]
-				}
-				u := bgpfeed.Update{Time: lt.times[e.t], Kind: bgpfeed.KindAnnounce, Table: true,
-					Prefix: e.key.prefix(e.bits), Attrs: &bgpfeed.Attrs{Path: path}}
-				s.learn(&u, nil, true)
-				e.state = lazyDone
-				lt.pending--
+	if f.bucket == nil {
+		f.bucket = make([]uint32, 1<<16+1)
+		f.counts = &originCounts{big: make(map[uint32]int32, 1<<12)}
+	}
+	for i := f.indexed; i < len(es); i++ {
+		e := &es[i]
+		if i > 0 {
+			switch es[i-1].cmp(e.key, e.bits) {
+			case 1:
+				f.unsorted = true
+				f.indexed = i
+				return
+			case 0: // a prefix's second entry: learned when sealed
+				f.markGroup()
+			default:
+				f.endGroup(i - 1)
+				f.groupStart, f.groupMarked = i, false
 			}
 		}
-		i = j
+		if e.state&lazyComplex != 0 {
+			f.markGroup()
+		}
+		for top := int(e.key.top16()); f.nextB <= top; f.nextB++ {
+			f.bucket[f.nextB] = uint32(i)
+		}
+		// In (address, length) order an entry's covering entries come
+		// before it, on the stack of the entries still open.
+		for len(f.stack) > 0 && !f.covers(int(f.stack[len(f.stack)-1]), e.key, e.bits) {
+			f.stack = f.stack[:len(f.stack)-1]
+		}
+		parent := int32(-1)
+		if len(f.stack) > 0 {
+			parent = f.stack[len(f.stack)-1]
+		}
+		f.parent = append(f.parent, parent)
+		f.stack = append(f.stack, int32(i))
 	}
-	if run > 0 {
-		counts.add(runAS, run)
+	f.indexed = len(es)
+}
+
+// markGroup puts the group of the last entry indexed in groups.
+func (f *lazyFamily[K]) markGroup() {
+	if !f.groupMarked {
+		f.groups = append(f.groups, int32(f.groupStart))
+		f.groupMarked = true
 	}
-	f.bucket = make([]uint32, 1<<16+1)
-	b := 0
-	for i := range es {
-		for top := int(es[i].key.top16()); b <= top; b++ {
-			f.bucket[b] = uint32(i)
+}
+
+// endGroup counts the group ending at entry last when it is one one-AS
+// entry (runs of one origin counted at once).
+func (f *lazyFamily[K]) endGroup(last int) {
+	if f.groupMarked {
+		return
+	}
+	if asn := f.es[last].val; f.run == 0 || asn == f.runAS {
+		f.run, f.runAS = f.run+1, asn
+		return
+	}
+	f.counts.add(f.runAS, f.run)
+	f.run, f.runAS = 1, f.es[last].val
+}
+
+// sealFamily finishes the index (sorting the entries and indexing them
+// again if they did not come in order), learns the groups to learn and
+// leaves the counts of the others in f.counts.
+func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K]) {
+	f.index()
+	if f.unsorted {
+		slices.SortStableFunc(f.es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) })
+		*f = lazyFamily[K]{es: f.es, parent: f.parent[:0]}
+		f.index()
+	}
+	es := f.es
+	if len(es) == 0 {
+		f.bucket = make([]uint32, 1<<16+1)
+		return
+	}
+	f.endGroup(len(es) - 1)
+	if f.run > 0 {
+		f.counts.add(f.runAS, f.run)
+	}
+	for ; f.nextB <= 1<<16; f.nextB++ {
+		f.bucket[f.nextB] = uint32(len(es))
+	}
+	for _, g := range f.groups {
+		for k := int(g); k < len(es) && es[k].key == es[g].key && es[k].bits == es[g].bits; k++ {
+			e := &es[k]
+			path := originPath(lt.in, e.val)
+			if e.state&lazyComplex != 0 {
+				path = lt.paths[e.val]
+			}
+			u := bgpfeed.Update{Time: lt.times[e.t], Kind: bgpfeed.KindAnnounce, Table: true,
+				Prefix: e.key.prefix(e.bits), Attrs: &bgpfeed.Attrs{Path: path}}
+			s.learn(&u, nil, true)
+			e.state = lazyDone
+			lt.pending--
 		}
 	}
-	for ; b <= 1<<16; b++ {
-		f.bucket[b] = uint32(len(es))
-	}
-	// In (address, length) order an entry's covering entries come before
-	// it, on the stack of the entries still open.
-	f.parent = make([]int32, len(es))
-	var stack []int32
-	for i := range es {
-		for len(stack) > 0 && !f.covers(int(stack[len(stack)-1]), es[i].key, es[i].bits) {
-			stack = stack[:len(stack)-1]
-		}
-		f.parent[i] = -1
-		if len(stack) > 0 {
-			f.parent[i] = stack[len(stack)-1]
-		}
-		stack = append(stack, int32(i))
-	}
+	f.stack, f.groups = nil, nil
 }
 
 // covers reports whether entry i covers the prefix k/bits (itself
