@@ -263,6 +263,8 @@ func (s *State) ReserveLazy(v4, v6 int) {
 	}
 	s.lazy.v4.es = slices.Grow(s.lazy.v4.es, v4)
 	s.lazy.v6.es = slices.Grow(s.lazy.v6.es, v6)
+	s.lazy.v4.parent = slices.Grow(s.lazy.v4.parent, v4)
+	s.lazy.v6.parent = slices.Grow(s.lazy.v6.parent, v6)
 }
 
 // sealLazy sorts the entries (stable: a prefix's entries keep their
@@ -586,6 +588,20 @@ func (s *State) touchLazyPrefix(p netip.Prefix) {
 	if s.lazy.pending == 0 {
 		s.flushCollect()
 		s.lazy = nil
+	}
+}
+
+// TablePending reports whether a lazy table has entries not in the trie.
+func (s *State) TablePending() bool { return s.lazy != nil }
+
+// TouchTable puts in the trie the entries of a lazy table that an update
+// of p would (p's, those covering it and the first 33 it covers) ahead of
+// it, once the table is sealed (SealTable): nothing the state answers
+// changes, but the update then finds them there. It does nothing without
+// a sealed lazy table.
+func (s *State) TouchTable(p netip.Prefix) {
+	if s.lazy != nil && s.lazy.sealed {
+		s.touchLazyPrefix(p)
 	}
 }
 

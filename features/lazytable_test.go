@@ -118,6 +118,19 @@ func TestLazyTableSameAsLearnTable(t *testing.T) {
 		if a.Prefixes() != b.Prefixes() {
 			t.Fatalf("prefixes: %d vs %d", a.Prefixes(), b.Prefixes())
 		}
+		if seed == 3 {
+			// Entries put in the trie ahead of the updates change nothing
+			// (TouchTable, once sealed).
+			b.TouchTable(es[0].Prefix)
+			if b.Prefixes() != a.Prefixes() || !b.lazy.sealed {
+				t.Fatal("not sealed")
+			}
+			for range 2000 {
+				if e := es[r.IntN(len(es))]; e.Prefix.IsValid() {
+					b.TouchTable(netip.PrefixFrom(e.Prefix.Addr(), max(e.Prefix.Bits()-r.IntN(4), 0)).Masked())
+				}
+			}
+		}
 		va, vb := make([]float64, NumFeatures), make([]float64, NumFeatures)
 		scored := 0
 		for i := range 4000 {

@@ -43,8 +43,10 @@ type stateFlags struct {
 	inferred  *asrel.Graph
 	inferErr  error
 	// kept are the inputs as the inference read them, for the pass that
-	// follows (openInputs), nil when they were too many to keep.
-	kept *keptInputs
+	// follows (openInputs), nil when they were too many to keep. keptRead
+	// has them as soon as they are read, before the inference.
+	kept     *keptInputs
+	keptRead chan *keptInputs
 	// lazy keeps prefix-to-origin baselines aside until updates touch
 	// their prefixes (features.State.LearnOriginsLazy): for the batch
 	// commands, whose state is not read concurrently (Featurize).
@@ -81,9 +83,10 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 		// the state afterwards (finish, UseInferredRelations) is the same
 		// as starting with them (TestInferConcurrentSame).
 		f.inferDone = make(chan struct{})
+		f.keptRead = make(chan *keptInputs, 1)
 		go func() {
 			defer close(f.inferDone)
-			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, stderr)
+			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, func(k *keptInputs) { f.keptRead <- k }, stderr)
 		}()
 	case f.infer == "warmup":
 	default:
@@ -123,6 +126,16 @@ func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpf
 func (f *stateFlags) finish(st *features.State) error {
 	if f.inferDone == nil {
 		return nil
+	}
+	// While the relationships are inferred (one core), the lazy baseline
+	// puts the prefixes the updates touch in the trie, as the first
+	// update of each would (the state answers the same).
+	select {
+	case k := <-f.keptRead:
+		if k != nil && st.TablePending() {
+			k.touch(st)
+		}
+	case <-f.inferDone:
 	}
 	<-f.inferDone
 	f.inferDone = nil
@@ -388,6 +401,18 @@ func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
 	return u, nil
 }
 
+// touch has st's lazy baseline put the prefixes of the kept updates in
+// its trie (features.State.TouchTable).
+func (k *keptInputs) touch(st *features.State) {
+	for _, c := range k.chunks {
+		for i := range c {
+			if u := &c[i]; u.Kind == bgpfeed.KindAnnounce || u.Kind == bgpfeed.KindWithdraw {
+				st.TouchTable(u.Prefix)
+			}
+		}
+	}
+}
+
 func (k *keptInputs) Progress() (done, total int64) { return k.i.Load(), k.n }
 func (k *keptInputs) Stats() mrt.Stats              { return k.stats }
 func (k *keptInputs) Close() error                  { k.chunks = nil; return nil }
@@ -397,8 +422,10 @@ func (k *keptInputs) Close() error                  { k.chunks = nil; return nil
 // tier-1 clique): batch scoring knows the whole archive's topology, which
 // is far better than the warm-up's few minutes. It reads the inputs with
 // opts, as the pass that follows does, and returns their updates for it
-// when there are at most keep of them (openInputs).
-func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
+// when there are at most keep of them (openInputs). read, if not nil, is
+// given those updates (or nil) as soon as they are read, before the
+// inference: it must not change them.
+func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, read func(*keptInputs), stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
 	var files []string
 	for _, b := range baselines {
 		if m, err := isMRT(b); err == nil && m {
@@ -409,7 +436,7 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 		opts.Interner = bgpfeed.NewInterner(0)
 	}
 	seen := map[*bgpfeed.Path]struct{}{}
-	read := func(files []string, opts mrt.Options, kept *keptInputs) error {
+	readFiles := func(files []string, opts mrt.Options, kept *keptInputs) error {
 		r, err := mrt.Open(files, opts)
 		if err != nil {
 			return err
@@ -438,18 +465,21 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 	// The baselines with the inputs' interner, so that a path of both is
 	// one *Path in seen.
 	if len(files) > 0 {
-		if err := read(files, mrt.Options{Interner: opts.Interner}, nil); err != nil {
+		if err := readFiles(files, mrt.Options{Interner: opts.Interner}, nil); err != nil {
 			return nil, nil, err
 		}
 	}
 	kept := &keptInputs{}
 	if len(inputs) > 0 {
-		if err := read(inputs, opts, kept); err != nil {
+		if err := readFiles(inputs, opts, kept); err != nil {
 			return nil, nil, err
 		}
 	}
 	if kept.dropped || len(inputs) == 0 {
 		kept = nil
+	}
+	if read != nil {
+		read(kept)
 	}
 	var buf []uint32
 	g := asrel.Infer(func(yield func([]uint32) bool) {
