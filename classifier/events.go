@@ -249,15 +249,25 @@ func suspect(k Class, c *features.Candidate) uint32 {
 // (v.Flagged() != Benign): a strong verdict (v.Class) or weak evidence
 // (v.Weak).
 func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
+	_ = e.AddLazy(c, v, func() ([]*pb.Reason, error) { return reasons, nil })
+}
+
+// AddLazy is Add with the reasons computed only when the event takes them
+// (the verdict is not vetoed and is the alert's most confident so far):
+// TreeSHAP for every flagged verdict costs more than the rest of scoring
+// it, and most flagged verdicts are vetoed or less confident than one
+// before. The event is the same as Add's with reasons() given; an error
+// of reasons() is returned, the verdict then recorded without reasons.
+func (e *Eventer) AddLazy(c *features.Candidate, v Verdict, reasons func() ([]*pb.Reason, error)) error {
 	u := c.Update
 	e.advance(u.Time)
 	k := v.Flagged()
 	if k == Benign {
-		return
+		return nil
 	}
 	if why := veto(k, c); why >= 0 {
 		e.Vetoed[why]++
-		return
+		return nil
 	}
 	a := e.alertFor(k, c)
 	if k != RouteLeak && k != PathHijack && c.PeersWithOrigin > a.prior {
@@ -269,13 +279,16 @@ func (e *Eventer) Add(c *features.Candidate, v Verdict, reasons []*pb.Reason) {
 		a.weakPeers[peerName(u)] = struct{}{}
 	}
 	a.active = max(a.active, c.ActivePeers)
+	var err error
 	if v.Proba[k] > a.ev.Confidence {
 		a.ev.Confidence = v.Proba[k]
-		if reasons != nil {
-			a.ev.Reasons = reasons
+		var rs []*pb.Reason
+		if rs, err = reasons(); rs != nil && err == nil {
+			a.ev.Reasons = rs
 		}
 	}
 	e.join(a, u)
+	return err
 }
 
 // alertFor finds or makes the alert of class k that the announcement of

@@ -30,6 +30,9 @@ func (s *State) Featurize(u *bgpfeed.Update, vec []float64) (*Candidate, error) 
 	if len(vec) < NumFeatures {
 		return nil, fmt.Errorf("features: vector of %d values, want %d", len(vec), NumFeatures)
 	}
+	if s.lazy != nil {
+		return nil, errors.New("features: Featurize on a state with a lazy baseline (LearnOriginsLazy): Materialize it first")
+	}
 	id, ok := s.peerIdx[peerKey{u.Source, u.PeerAddr, u.PeerASN}]
 	if !ok {
 		id = math.MaxUint16 // no route of an unknown peer matches

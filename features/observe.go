@@ -140,6 +140,9 @@ func (s *State) stale(u *bgpfeed.Update) bool {
 }
 
 func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate, bool) {
+	if s.lazy != nil {
+		s.touchLazy(u)
+	}
 	s.observed++
 	now := u.Time.Unix()
 	if now > s.now {

@@ -93,6 +93,7 @@ type snapBody struct {
 // (relationships given with Config.Rel, siblings, RPKI) is not saved: it is
 // loaded again at start; inferred relationships are saved.
 func (s *State) Save(w io.Writer) error {
+	s.Materialize()
 	b := snapBody{
 		Origins:    make(map[uint32]snapOriginStat, len(s.origins)),
 		Links:      s.links,

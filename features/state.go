@@ -135,6 +135,8 @@ type State struct {
 	// they were read, and repeated session-down copies: ignored.
 	staleUpdates int64
 	downs        int64 // session-downs applied (0: no update can be stale)
+	// lazy holds the baseline entries not yet in prefixes (lazytable.go).
+	lazy *lazyTable
 }
 
 const (
@@ -253,13 +255,17 @@ func (s *State) Counts() (observed, scored, learned int64) {
 }
 
 // Prefixes is the number of prefixes in the state.
-func (s *State) Prefixes() int { return s.prefixes.Len() }
+func (s *State) Prefixes() int {
+	n := s.lazyPrefixes() // first: it may learn some
+	return s.prefixes.Len() + n
+}
 
 // Links is the number of directed AS links seen.
 func (s *State) Links() int { return len(s.links) }
 
 // OriginsOf returns the origins ever seen for exactly p.
 func (s *State) OriginsOf(p netip.Prefix) []uint32 {
+	s.touchLazyPrefix(p)
 	ps, ok := s.prefixes.Get(p)
 	if !ok {
 		return nil

@@ -11,6 +11,9 @@
 # Usage: scripts/bench-compare.sh [FILE] [RUNS]
 # BASELINE (default: the 2026-07-30 IPv4 and IPv6 RouteViews pyasn tables
 # in ../shared/data) is a space-separated list of baseline files.
+# BEFORE=BINARY adds the two score rows of another build (e.g. of main:
+# rows score@before, score-baseline@before), interleaved in the same runs,
+# to compare a change.
 set -euo pipefail
 file=${1:-../shared/data/mrt/jwbensley-dnas/rrc01.updates.20241001.0055.gz}
 runs=${2:-5}
@@ -29,6 +32,11 @@ done
 elements=$("$bin" dump --stats "$file" | awk '/^elements/ {print $2}')
 declare -A times mem
 names=(bgpdump-m sentry-stats sentry-text score score-baseline)
+before=${BEFORE:-}
+if [ -n "$before" ]; then
+  [ -x "$before" ] || { echo "bench-compare: BEFORE=$before is not executable" >&2; exit 1; }
+  names+=(score@before score-baseline@before)
+fi
 # Commands are word-split: no blanks in the file names.
 cmd_of() {
   case $1 in
@@ -37,6 +45,8 @@ cmd_of() {
     sentry-text) echo "$bin dump $file" ;;
     score) echo "$bin score --warmup 2m -o /dev/null $file" ;;
     score-baseline) echo "$bin score --warmup 2m -o /dev/null$baseflags $file" ;;
+    score@before) echo "$before score --warmup 2m -o /dev/null $file" ;;
+    score-baseline@before) echo "$before score --warmup 2m -o /dev/null$baseflags $file" ;;
   esac
 }
 tmp=$(mktemp)
@@ -52,11 +62,12 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "file: $file ($elements elements), $runs interleaved runs, median wall time, peak RSS"
 echo "baseline (score-baseline): $baseline"
+[ -z "$before" ] || echo "before (score@before rows): $before"
 base=$(echo "${times[bgpdump-m]}" | median)
 stats=$(echo "${times[sentry-stats]}" | median)
 for n in "${names[@]}"; do
   t=$(echo "${times[$n]}" | median)
   m=$(echo "${mem[$n]}" | median)
   awk -v n="$n" -v t="$t" -v m="$m" -v b="$base" -v s="$stats" -v e="$elements" \
-    'BEGIN { r = (t > 0) ? b / t : 0; q = (s > 0) ? t / s : 0; printf "%-14s %7.3fs  %8.0f elements/s  %6.1f MiB  speed vs bgpdump %5.2fx  time / dump --stats %5.2f\n", n, t, (t > 0 ? e / t : 0), m / 1024, r, q }'
+    'BEGIN { r = (t > 0) ? b / t : 0; q = (s > 0) ? t / s : 0; printf "%-21s %7.3fs  %8.0f elements/s  %6.1f MiB  speed vs bgpdump %5.2fx  time / dump --stats %5.2f\n", n, t, (t > 0 ? e / t : 0), m / 1024, r, q }'
 done

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
 )
 
 // lineSeeds are lines parseFast takes, and lines it must leave to parse.
@@ -103,7 +105,8 @@ func FuzzReadEntries(f *testing.F) {
 		if wantErr != nil && !errors.Is(wantErr, ErrNoEntries) {
 			return // a line too long: both fail, differently worded
 		}
-		for _, batch := range []int{0, 1, 3, 1000} {
+		// A negative batch reads with ReadOrigins.
+		for _, batch := range []int{0, 1, 3, 1000, -1, -7} {
 			r, err := NewReader("fuzz", bytes.NewReader(data), nil)
 			if err != nil {
 				t.Fatal(err)
@@ -118,7 +121,11 @@ func FuzzReadEntries(f *testing.F) {
 					got = append(got, fmt.Sprintf("%s %s %s", u.Time.Format(time.RFC3339), u.Prefix, u.Attrs.Path))
 					continue
 				}
-				es, when, err := r.ReadEntries(context.Background(), make([]Entry, 0, batch))
+				read := r.ReadEntries
+				if batch < 0 {
+					read = r.ReadOrigins
+				}
+				es, when, err := read(context.Background(), make([]Entry, 0, max(batch, -batch)))
 				if err != nil {
 					if errors.Is(err, io.EOF) != (wantErr == nil) {
 						t.Fatalf("batch %d: ended with %v, want %v", batch, err, wantErr)
@@ -129,7 +136,18 @@ func FuzzReadEntries(f *testing.F) {
 					t.Fatalf("batch %d: no entries and no error", batch)
 				}
 				for _, e := range es {
-					got = append(got, fmt.Sprintf("%s %s %s", when.Format(time.RFC3339), e.Prefix, e.Attrs.Path))
+					var path *bgpfeed.Path
+					if e.Attrs == nil {
+						if batch > 0 {
+							t.Fatalf("%s: ReadEntries without Attrs", e.Prefix)
+						}
+						path = bgpfeed.NewPath([]bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: []uint32{e.ASN}}})
+					} else if path = e.Attrs.Path; batch < 0 && e.ASN != 0 {
+						t.Fatalf("%s: ReadOrigins with Attrs %v for AS %d", e.Prefix, path, e.ASN)
+					} else if e.ASN != 0 && (path.Len() != 1 || path.Origin() != e.ASN) {
+						t.Fatalf("%s: ASN %d, path %v", e.Prefix, e.ASN, path)
+					}
+					got = append(got, fmt.Sprintf("%s %s %s", when.Format(time.RFC3339), e.Prefix, path))
 				}
 			}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {

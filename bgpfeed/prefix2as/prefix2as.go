@@ -72,6 +72,8 @@ type Reader struct {
 	// size is the file's size (0 unknown), compressed whether it is.
 	size       int64
 	compressed bool
+	// noAttrs: single-origin entries without Attrs (ReadOrigins).
+	noAttrs bool
 }
 
 type attrsCache struct {
@@ -84,6 +86,11 @@ type attrsCache struct {
 type Entry struct {
 	Prefix netip.Prefix
 	Attrs  *bgpfeed.Attrs // a one-segment path, shared between entries
+	// ASN is the origin of a single-origin line, the one AS of Attrs'
+	// path (0 for the lines of several origins). ReadOrigins leaves Attrs
+	// nil for a single-origin line: its path is then the AS_SEQUENCE of
+	// ASN alone (even of AS 0).
+	ASN uint32
 }
 
 // maxLine bounds a line's length.
@@ -176,6 +183,16 @@ func (r *Reader) ReadEntries(ctx context.Context, dst []Entry) ([]Entry, time.Ti
 	return dst, when, err
 }
 
+// ReadOrigins is ReadEntries, but the entries of single-origin lines may
+// come without Attrs (nil), with only their ASN: building and interning a
+// path for each of a table's hundred thousand origins is most of the
+// cost of reading it, for a reader that needs the origin only.
+func (r *Reader) ReadOrigins(ctx context.Context, dst []Entry) ([]Entry, time.Time, error) {
+	r.noAttrs = true
+	defer func() { r.noAttrs = false }()
+	return r.ReadEntries(ctx, dst)
+}
+
 // read appends the entries of the next lines to dst until it has added at
 // least want, or r.when changes (then it stops after the line that
 // changed it), and returns the time of the entries added. It returns
@@ -265,7 +282,7 @@ func (r *Reader) parseLine(b []byte, dst []Entry) ([]Entry, error) {
 		return r.parseText(string(line), dst)
 	}
 	if pfx, asn, ok := parseFast(line); ok {
-		return append(dst, Entry{Prefix: pfx, Attrs: r.originAttrs(asn)}), nil
+		return append(dst, r.origin(pfx, asn)), nil
 	}
 	return r.parseText(string(line), dst)
 }
@@ -302,6 +319,14 @@ func trimASCII(b []byte) (line []byte, ascii bool) {
 		b = b[:len(b)-1]
 	}
 	return b, true
+}
+
+// origin is the entry of a single-origin line.
+func (r *Reader) origin(pfx netip.Prefix, asn uint32) Entry {
+	if r.noAttrs {
+		return Entry{Prefix: pfx, ASN: asn}
+	}
+	return Entry{Prefix: pfx, ASN: asn, Attrs: r.originAttrs(asn)}
 }
 
 // originAttrs returns the shared attributes of a single-origin entry.
@@ -397,7 +422,7 @@ func (r *Reader) parse(line string, dst []Entry) ([]Entry, error) {
 		if err != nil {
 			return dst, err
 		}
-		return append(dst, Entry{Prefix: pfx, Attrs: r.originAttrs(asn)}), nil
+		return append(dst, r.origin(pfx, asn)), nil
 	}
 	// A bad origin after good ones: the line counts as skipped, and the
 	// entries before it stay.

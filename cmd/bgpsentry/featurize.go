@@ -81,6 +81,8 @@ labelled announcements get their class and are written even when the gate
 would not score them (gated=0), so that a miss counts as a miss.`, stderr)
 	var sf stateFlags
 	sf.bind(fs)
+	sf.lazy = true // a batch: nothing reads the state concurrently
+	defer batchGC()()
 	out := fs.String("o", "-", "output CSV file ('-' = standard output)")
 	labels := fs.String("labels", "", "labels CSV of injected announcements (time_unix,peer_addr,prefix,label,scenario,attacker_asn)")
 	benignRate := fs.Float64("benign-rate", 1, "fraction of unlabelled (benign) gated rows to keep, chosen by a hash of the row (deterministic)")

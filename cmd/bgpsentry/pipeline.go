@@ -43,8 +43,14 @@ type stateFlags struct {
 	inferred  *asrel.Graph
 	inferErr  error
 	// kept are the inputs as the inference read them, for the pass that
-	// follows (openInputs), nil when they were too many to keep.
-	kept *keptInputs
+	// follows (openInputs), nil when they were too many to keep. keptRead
+	// has them as soon as they are read, before the inference.
+	kept     *keptInputs
+	keptRead chan *keptInputs
+	// lazy keeps prefix-to-origin baselines aside until updates touch
+	// their prefixes (features.State.LearnOriginsLazy): for the batch
+	// commands, whose state is not read concurrently (Featurize).
+	lazy bool
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -77,9 +83,10 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 		// the state afterwards (finish, UseInferredRelations) is the same
 		// as starting with them (TestInferConcurrentSame).
 		f.inferDone = make(chan struct{})
+		f.keptRead = make(chan *keptInputs, 1)
 		go func() {
 			defer close(f.inferDone)
-			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, stderr)
+			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, func(k *keptInputs) { f.keptRead <- k }, stderr)
 		}()
 	case f.infer == "warmup":
 	default:
@@ -106,10 +113,11 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 // bootstrap loads the baselines into st, then hands it the relationships
 // inferred meanwhile (finish).
 func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
-	n, err := loadBaselines(ctx, st, f.baselines, in, stderr)
+	n, err := loadBaselines(ctx, st, f.baselines, in, f.lazy, stderr)
 	if err != nil {
 		return n, err
 	}
+	st.SealTable() // while the inference may still be reading
 	return n, f.finish(st)
 }
 
@@ -118,6 +126,16 @@ func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpf
 func (f *stateFlags) finish(st *features.State) error {
 	if f.inferDone == nil {
 		return nil
+	}
+	// While the relationships are inferred (one core), the lazy baseline
+	// puts the prefixes the updates touch in the trie, as the first
+	// update of each would (the state answers the same).
+	select {
+	case k := <-f.keptRead:
+		if k != nil && st.TablePending() {
+			k.touch(st)
+		}
+	case <-f.inferDone:
 	}
 	<-f.inferDone
 	f.inferDone = nil
@@ -158,9 +176,10 @@ func isMRT(path string) (bool, error) {
 	return (t == 12 || t == 13 || t == 16 || t == 17) && l < 16<<20, nil
 }
 
-// loadBaselines feeds every baseline into st as table entries. It returns
-// the number of entries and the skip reports.
-func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+// loadBaselines feeds every baseline into st as table entries, the
+// prefix-to-origin tables lazily if lazy is set (LearnOriginsLazy). It
+// returns the number of entries and the skip reports.
+func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
 	var n int64
 	for _, p := range paths {
 		m, err := isMRT(p)
@@ -168,7 +187,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 			return n, fmt.Errorf("baseline: %w", err)
 		}
 		if !m {
-			k, err := loadTable(ctx, st, p, in, stderr)
+			k, err := loadTable(ctx, st, p, in, lazy, stderr)
 			n += k
 			if err != nil {
 				return n, fmt.Errorf("baseline: %w", err)
@@ -205,36 +224,50 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 }
 
 // loadTable feeds a prefix-to-origin table into st as table entries
-// (features.State.LearnTable), read in batches on another goroutine.
-func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
+// (features.State.LearnTable, or LearnOriginsLazy if lazy), read in batches
+// on another goroutine.
+func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
 	r, err := prefix2as.Open(path, in)
 	if err != nil {
 		return 0, err
 	}
 	defer r.Close()
+	// A batch holds table entries, or origin entries if lazy.
 	type batch struct {
 		when time.Time
 		es   []features.TableEntry
+		os   []features.OriginEntry
 		err  error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	full := make(chan batch, 4)
-	free := make(chan []features.TableEntry, 6)
+	free := make(chan batch, 6)
 	go func() {
 		defer close(full)
 		buf := make([]prefix2as.Entry, 0, 4096)
 		for {
 			var b batch
-			buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
 			select {
-			case b.es = <-free:
+			case b = <-free:
 			default:
-				b.es = make([]features.TableEntry, 0, cap(buf))
 			}
-			b.es = b.es[:0]
-			for _, e := range buf {
-				b.es = append(b.es, features.TableEntry{Prefix: e.Prefix, Path: e.Attrs.Path})
+			if lazy {
+				buf, b.when, b.err = r.ReadOrigins(ctx, buf[:0])
+				b.os = b.os[:0]
+				for _, e := range buf {
+					o := features.OriginEntry{Prefix: e.Prefix, Origin: e.ASN}
+					if e.Attrs != nil {
+						o.Path = e.Attrs.Path
+					}
+					b.os = append(b.os, o)
+				}
+			} else {
+				buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
+				b.es = b.es[:0]
+				for _, e := range buf {
+					b.es = append(b.es, features.TableEntry{Prefix: e.Prefix, Path: e.Attrs.Path})
+				}
 			}
 			select {
 			case full <- b:
@@ -248,16 +281,29 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 	}()
 	var n int64
 	for b := range full {
-		if n == 0 && len(b.es) > 0 {
-			// A table is of one family: reserve for it.
-			if b.es[0].Prefix.Addr().Is4() {
-				st.Reserve(r.SizeHint(), 0)
-			} else {
-				st.Reserve(0, r.SizeHint())
+		if lazy {
+			st.LearnOriginsLazy(b.when, b.os, in)
+			if n == 0 && len(b.os) > 0 {
+				// A table is of one family: reserve for it.
+				if b.os[0].Prefix.Addr().Is4() {
+					st.ReserveLazy(r.SizeHint(), 0)
+				} else {
+					st.ReserveLazy(0, r.SizeHint())
+				}
 			}
+			n += int64(len(b.os))
+		} else {
+			if n == 0 && len(b.es) > 0 {
+				// A table is of one family: reserve for it.
+				if b.es[0].Prefix.Addr().Is4() {
+					st.Reserve(r.SizeHint(), 0)
+				} else {
+					st.Reserve(0, r.SizeHint())
+				}
+			}
+			st.LearnTable(b.when, b.es)
+			n += int64(len(b.es))
 		}
-		st.LearnTable(b.when, b.es)
-		n += int64(len(b.es))
 		if b.err != nil {
 			if !errors.Is(b.err, io.EOF) {
 				return n, b.err
@@ -265,7 +311,7 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 			break
 		}
 		select {
-		case free <- b.es:
+		case free <- b:
 		default:
 		}
 	}
@@ -304,11 +350,35 @@ func (f *stateFlags) openInputs(inputs []string, opts mrt.Options) (inputReader,
 // the inputs are decoded a second time instead.
 const maxKept = 1 << 18
 
-// keptInputs replays the updates of the inputs read once already.
+// keptInputs replays the updates of the inputs read once already. They
+// are kept in chunks of keptChunk, so that keeping more never copies
+// those kept (a growing slice of 185k updates copied 45 MB).
 type keptInputs struct {
-	us    []bgpfeed.Update
-	i     atomic.Int64
-	stats mrt.Stats
+	chunks [][]bgpfeed.Update
+	n      int64
+	i      atomic.Int64
+	stats  mrt.Stats
+	// dropped: there were more than the bound, none are kept.
+	dropped bool
+}
+
+const keptChunk = 4096
+
+// add keeps u, unless more than keep are kept (then none are).
+func (k *keptInputs) add(u bgpfeed.Update, keep int) {
+	if k.dropped {
+		return
+	}
+	if k.n >= int64(keep) {
+		k.chunks, k.n, k.dropped = nil, 0, true // too many: the inputs are read again
+		return
+	}
+	if last := len(k.chunks) - 1; last < 0 || len(k.chunks[last]) == keptChunk {
+		k.chunks = append(k.chunks, make([]bgpfeed.Update, 0, keptChunk))
+	}
+	last := len(k.chunks) - 1
+	k.chunks[last] = append(k.chunks[last], u)
+	k.n++
 }
 
 func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
@@ -318,26 +388,44 @@ func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
 			return bgpfeed.Update{}, err
 		}
 	}
-	if i >= int64(len(k.us)) {
+	if i >= k.n {
 		return bgpfeed.Update{}, io.EOF
 	}
-	u := k.us[i]
-	k.us[i] = bgpfeed.Update{} // the state keeps what it needs of it
+	c := k.chunks[i/keptChunk]
+	u := c[i%keptChunk]
+	c[i%keptChunk] = bgpfeed.Update{} // the state keeps what it needs of it
+	if i%keptChunk == keptChunk-1 {
+		k.chunks[i/keptChunk] = nil
+	}
 	k.i.Store(i + 1)
 	return u, nil
 }
 
-func (k *keptInputs) Progress() (done, total int64) { return k.i.Load(), int64(len(k.us)) }
+// touch has st's lazy baseline put the prefixes of the kept updates in
+// its trie (features.State.TouchTable).
+func (k *keptInputs) touch(st *features.State) {
+	for _, c := range k.chunks {
+		for i := range c {
+			if u := &c[i]; u.Kind == bgpfeed.KindAnnounce || u.Kind == bgpfeed.KindWithdraw {
+				st.TouchTable(u.Prefix)
+			}
+		}
+	}
+}
+
+func (k *keptInputs) Progress() (done, total int64) { return k.i.Load(), k.n }
 func (k *keptInputs) Stats() mrt.Stats              { return k.stats }
-func (k *keptInputs) Close() error                  { k.us = nil; return nil }
+func (k *keptInputs) Close() error                  { k.chunks = nil; return nil }
 
 // inferRelations reads the MRT baselines and inputs once, before scoring,
 // and infers AS relationships from every distinct path (Gao-style, with a
 // tier-1 clique): batch scoring knows the whole archive's topology, which
 // is far better than the warm-up's few minutes. It reads the inputs with
 // opts, as the pass that follows does, and returns their updates for it
-// when there are at most keep of them (openInputs).
-func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
+// when there are at most keep of them (openInputs). read, if not nil, is
+// given those updates (or nil) as soon as they are read, before the
+// inference: it must not change them.
+func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, read func(*keptInputs), stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
 	var files []string
 	for _, b := range baselines {
 		if m, err := isMRT(b); err == nil && m {
@@ -348,7 +436,7 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 		opts.Interner = bgpfeed.NewInterner(0)
 	}
 	seen := map[*bgpfeed.Path]struct{}{}
-	read := func(files []string, opts mrt.Options, kept *keptInputs) error {
+	readFiles := func(files []string, opts mrt.Options, kept *keptInputs) error {
 		r, err := mrt.Open(files, opts)
 		if err != nil {
 			return err
@@ -365,12 +453,8 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 			if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
 				seen[u.Attrs.Path] = struct{}{}
 			}
-			if kept != nil && kept.us != nil {
-				if len(kept.us) < keep {
-					kept.us = append(kept.us, u)
-				} else {
-					kept.us = nil // too many: the inputs are read again
-				}
+			if kept != nil {
+				kept.add(u, keep)
 			}
 		}
 		if kept != nil {
@@ -381,18 +465,21 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 	// The baselines with the inputs' interner, so that a path of both is
 	// one *Path in seen.
 	if len(files) > 0 {
-		if err := read(files, mrt.Options{Interner: opts.Interner}, nil); err != nil {
+		if err := readFiles(files, mrt.Options{Interner: opts.Interner}, nil); err != nil {
 			return nil, nil, err
 		}
 	}
-	kept := &keptInputs{us: make([]bgpfeed.Update, 0, 1024)}
+	kept := &keptInputs{}
 	if len(inputs) > 0 {
-		if err := read(inputs, opts, kept); err != nil {
+		if err := readFiles(inputs, opts, kept); err != nil {
 			return nil, nil, err
 		}
 	}
-	if kept.us == nil || len(inputs) == 0 {
+	if kept.dropped || len(inputs) == 0 {
 		kept = nil
+	}
+	if read != nil {
+		read(kept)
 	}
 	var buf []uint32
 	g := asrel.Infer(func(yield func([]uint32) bool) {

@@ -28,11 +28,11 @@ import (
 func judge(clf *classifier.Classifier, ev *classifier.Eventer, c *features.Candidate, v classifier.Verdict, vec []float64) (classifier.Class, error) {
 	k := v.Flagged()
 	if k != classifier.Benign {
-		reasons, err := clf.Reasons(vec, k, 5)
+		// The reasons (TreeSHAP) only when the event takes them.
+		err := ev.AddLazy(c, v, func() ([]*pb.Reason, error) { return clf.Reasons(vec, k, 5) })
 		if err != nil {
 			return k, err
 		}
-		ev.Add(c, v, reasons)
 	}
 	ev.Rules(c, vec)
 	return k, nil
@@ -68,6 +68,8 @@ last_seen, peer_count, sample_paths, reasons, ... A progress bar is drawn on
 stderr when it is a terminal; a summary follows at the end.`, stderr)
 	var sf stateFlags
 	sf.bind(fs)
+	sf.lazy = true // a batch: nothing reads the state concurrently
+	defer batchGC()()
 	modelDir := fs.String("model", "", "model directory with model.txt and model.json (default: the model embedded in the binary)")
 	out := fs.String("o", "-", "output file for the events ('-' = standard output)")
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
