@@ -32,10 +32,6 @@ type Model struct {
 	shapLen    int       // TreeSHAP path elements a call needs
 	contribErr string    // why the model cannot give contributions, or ""
 	scratch    sync.Pool // of *shapScratch with shapLen elements
-
-	// fast predicts raw scores as ens does, faster (fast.go); nil when a
-	// split is categorical.
-	fast [][]fastTree
 }
 
 // Load reads a LightGBM text model (version v2, v3 or v4) with a multiclass
@@ -70,7 +66,6 @@ func Load(name string, modelTxt []byte) (*Model, error) {
 		ens:          ens,
 	}
 	m.prepareContributions(p.trees)
-	m.fast = newFastTrees(m.classTrees)
 	return m, nil
 }
 
@@ -134,10 +129,6 @@ func (m *Model) PredictRaw(x, out []float64) error {
 	if len(out) != m.nClasses {
 		return &Error{Op: "predict", File: m.file, Kind: ErrOutputSize,
 			Detail: fmt.Sprintf("got %d, model has %d classes", len(out), m.nClasses)}
-	}
-	if m.fast != nil {
-		m.predictFast(x, out)
-		return nil
 	}
 	if err := m.ens.Predict(x, 0, out); err != nil {
 		return &Error{Op: "predict", File: m.file, Kind: ErrFormat, Detail: err.Error()}
