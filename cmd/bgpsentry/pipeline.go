@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"time"
@@ -223,6 +224,16 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 	return n, nil
 }
 
+// reserveFamily reserves room for hint entries of first's family: a
+// prefix-to-origin table is of one family.
+func reserveFamily(first netip.Prefix, hint int, reserve func(v4, v6 int)) {
+	if first.Addr().Is4() {
+		reserve(hint, 0)
+	} else {
+		reserve(0, hint)
+	}
+}
+
 // loadTable feeds a prefix-to-origin table into st as table entries
 // (features.State.LearnTable, or LearnOriginsLazy if lazy), read in batches
 // on another goroutine.
@@ -282,24 +293,14 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 	var n int64
 	for b := range full {
 		if lazy {
-			st.LearnOriginsLazy(b.when, b.os, in)
+			st.LearnOriginsLazy(b.when, b.os, in) // makes the table ReserveLazy sizes
 			if n == 0 && len(b.os) > 0 {
-				// A table is of one family: reserve for it.
-				if b.os[0].Prefix.Addr().Is4() {
-					st.ReserveLazy(r.SizeHint(), 0)
-				} else {
-					st.ReserveLazy(0, r.SizeHint())
-				}
+				reserveFamily(b.os[0].Prefix, r.SizeHint(), st.ReserveLazy)
 			}
 			n += int64(len(b.os))
 		} else {
 			if n == 0 && len(b.es) > 0 {
-				// A table is of one family: reserve for it.
-				if b.es[0].Prefix.Addr().Is4() {
-					st.Reserve(r.SizeHint(), 0)
-				} else {
-					st.Reserve(0, r.SizeHint())
-				}
+				reserveFamily(b.es[0].Prefix, r.SizeHint(), st.Reserve)
 			}
 			st.LearnTable(b.when, b.es)
 			n += int64(len(b.es))
