@@ -45,6 +45,16 @@ type EventerConfig struct {
 	// vantage points agree on; a minority of them agreeing is as often a
 	// stable route the baseline does not know.
 	MinWeakShare float64
+	// Confirm holds an alert back until the offending route has stayed
+	// this long (stream time) after the alert met its opening conditions,
+	// with at least MinPeers peers still carrying it (0, the default:
+	// open at once). Route changes that are withdrawn or replaced within
+	// seconds (path exploration while the Internet reconverges after a
+	// session reset or a link failure) then never become alerts; the
+	// alert's first_seen is still its first announcement. It costs the
+	// live service Confirm of latency, so serve leaves it off unless
+	// asked; batch scoring, where latency does not matter, turns it on.
+	Confirm time.Duration
 }
 
 // holder is a peer route that carries an alert.
@@ -86,6 +96,9 @@ type alert struct {
 	// opens again under its id.
 	reopen     bool
 	resolvedAt time.Time
+	// qualifiedAt is when the alert met its opening conditions while
+	// EventerConfig.Confirm holds it back (zero: not yet).
+	qualifiedAt time.Time
 }
 
 // Eventer groups scored announcements into alerts and emits AlertEvents.
@@ -101,9 +114,16 @@ type Eventer struct {
 	// closed are the alerts resolved less than Quiet ago: one that comes
 	// back reopens under its id instead of raising a new alert.
 	closed map[groupKey]*alert
-	now    time.Time
+	// confirming are the alerts that met their opening conditions and
+	// wait for EventerConfig.Confirm.
+	confirming []*alert
+	now        time.Time
 	// Counters.
 	Opened, Resolved, Dropped, Reopened int64
+	// Transient counts the alerts that met their opening conditions but
+	// were withdrawn or replaced before EventerConfig.Confirm passed
+	// (they are in Dropped too).
+	Transient int64
 	// Vetoed counts flagged verdicts the Eventer refused to turn into
 	// alerts, by reason (see veto).
 	Vetoed [numVetoes]int64
@@ -138,11 +158,22 @@ const (
 	// their customers, which this veto does not touch. Cloudflare Radar
 	// reports no leak by a tier-1 either.
 	VetoLeakClique
+	// VetoExpectedUnrouted: an origin or sub-prefix hijack verdict whose
+	// expected origins only a prefix-to-origin table names: no route of
+	// the data (update or RIB dump entry) carried them for the prefix or
+	// any prefix covering it (Candidate.ExpectedRouted). Such a table is
+	// one origin per prefix at one date, often not the data's; the
+	// prefixes it disagrees on are mostly ones that changed hands in
+	// between, which no announcement can tell from a hijack. A hijack of
+	// a victim whose own routes are in the data (YouTube's /22 covering
+	// the /24 Pakistan Telecom took) is not touched; the squatting of
+	// space whose owner announces nothing of it is missed (README).
+	VetoExpectedUnrouted
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted"}
 
 // veto returns the veto a flagged verdict of class k meets, or -1.
 func veto(k Class, c *features.Candidate) int {
@@ -162,6 +193,9 @@ func veto(k Class, c *features.Candidate) int {
 			return VetoLeakClique
 		}
 	case OriginHijack, SubprefixHijack:
+		if len(c.Expected) > 0 && !c.ExpectedRouted {
+			return VetoExpectedUnrouted
+		}
 		if n := len(c.Path); n >= 2 && c.Path[n-1] == c.Origin {
 			up := c.Path[n-2]
 			for _, x := range c.Expected {
@@ -407,16 +441,76 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	switch {
 	case !a.opened && (a.strong && int(a.ev.PeerCount) >= e.cfg.MinPeers || a.key.typ.weakOpens() && e.weakEnough(a)) &&
 		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
-		a.opened = true
-		if a.reopen {
-			e.Reopened++
-		} else {
-			e.Opened++
+		if e.cfg.Confirm <= 0 {
+			e.open(a, u.Time)
+		} else if a.qualifiedAt.IsZero() {
+			a.qualifiedAt = u.Time
+			e.confirming = append(e.confirming, a)
 		}
-		e.send(a, pb.AlertState_OPEN, u.Time)
 	case a.opened && a.ev.PeerCount >= 2*a.emittedCnt && u.Time.Sub(a.lastEmit) >= time.Minute:
 		e.send(a, pb.AlertState_UPDATE, u.Time)
 	}
+}
+
+// open opens alert a at time t.
+func (e *Eventer) open(a *alert, t time.Time) {
+	a.opened = true
+	a.qualifiedAt = time.Time{}
+	if a.reopen {
+		e.Reopened++
+	} else {
+		e.Opened++
+	}
+	e.send(a, pb.AlertState_OPEN, t)
+}
+
+// holderPeers counts the distinct peers that carry alert a now.
+func holderPeers(a *alert) int {
+	seen := make(map[string]struct{}, len(a.holders))
+	for h := range a.holders {
+		seen[h.peer] = struct{}{}
+	}
+	return len(seen)
+}
+
+// confirm opens the alerts held back by EventerConfig.Confirm whose time
+// has come (all of them when final) and that at least MinPeers peers
+// still carry; it forgets the ones that resolved or opened meanwhile.
+func (e *Eventer) confirm(t time.Time, final bool) {
+	if len(e.confirming) == 0 {
+		return
+	}
+	keep := e.confirming[:0]
+	var due []*alert
+	for _, a := range e.confirming {
+		if e.alerts[a.key] != a || a.opened || a.qualifiedAt.IsZero() {
+			continue
+		}
+		if (final || t.Sub(a.qualifiedAt) >= e.cfg.Confirm) && holderPeers(a) >= min(e.cfg.MinPeers, int(a.ev.PeerCount)) {
+			due = append(due, a)
+			continue
+		}
+		keep = append(keep, a)
+	}
+	clear(e.confirming[len(keep):])
+	e.confirming = keep
+	sort.Slice(due, func(i, j int) bool { return due[i].ev.Id < due[j].ev.Id })
+	for _, a := range due {
+		e.open(a, t)
+	}
+}
+
+// Finish opens, at stream time t, the alerts EventerConfig.Confirm still
+// holds back whose routes are carried at the end of the input: a batch
+// that ends cannot wait for them, and a hijack that was still in place
+// when the data stopped is not to be lost. Call it once the input is
+// read.
+func (e *Eventer) Finish(t time.Time) {
+	e.advance(t)
+	if t.Before(e.now) {
+		t = e.now
+	}
+	e.confirm(t, true)
 }
 
 func (e *Eventer) send(a *alert, st pb.AlertState, t time.Time) {
@@ -506,7 +600,11 @@ func (e *Eventer) resolve(a *alert, why string, t time.Time) {
 	if !a.opened {
 		if !a.reopen {
 			e.Dropped++
+			if !a.qualifiedAt.IsZero() {
+				e.Transient++
+			}
 		}
+		a.qualifiedAt = time.Time{}
 		return
 	}
 	e.Resolved++
@@ -549,6 +647,7 @@ func (e *Eventer) advance(t time.Time) {
 	}
 	prevMinute := e.now.Truncate(time.Minute)
 	e.now = t
+	e.confirm(t, false)
 	if !t.Truncate(time.Minute).After(prevMinute) {
 		return // check at most once a minute of stream time
 	}

@@ -31,7 +31,7 @@ func wd(at time.Duration, peer int, prefix string) *bgpfeed.Update {
 
 func cand(u *bgpfeed.Update, expected ...uint32) *features.Candidate {
 	p := u.Attrs.Path.ASNs(nil)
-	return &features.Candidate{Update: u, Path: p, Origin: u.OriginASN(), Expected: expected, ExpectedPrefix: u.Prefix, NewOrigin: true}
+	return &features.Candidate{Update: u, Path: p, Origin: u.OriginASN(), Expected: expected, ExpectedPrefix: u.Prefix, NewOrigin: true, ExpectedRouted: true}
 }
 
 func verdict(k Class, p float64) Verdict {
@@ -459,5 +459,78 @@ func TestHijackGroupsPerVictimAndReopens(t *testing.T) {
 	}
 	if e.Opened != 3 || r.evs[len(r.evs)-1].Id == first.Id {
 		t.Errorf("opened %d, last event %v", e.Opened, r.evs[len(r.evs)-1])
+	}
+}
+
+func TestVetoExpectedUnrouted(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	// Only a prefix-to-origin table names AS100 for the prefix: the two
+	// peers' verdicts are vetoed.
+	for peer := 1; peer <= 2; peer++ {
+		u := upd(time.Duration(peer)*time.Second, peer, "10.0.0.0/24", uint32(peer), 666)
+		c := cand(u, 100)
+		c.ExpectedRouted = false
+		e.Add(c, verdict(OriginHijack, 0.99), nil)
+		e.Route(u)
+	}
+	if len(r.evs) != 0 || e.Vetoed[VetoExpectedUnrouted] != 2 {
+		t.Fatalf("events %v, vetoed %v", r.evs, e.Vetoed)
+	}
+	// A route of the data carried AS200 for this or a covering prefix.
+	for peer := 1; peer <= 2; peer++ {
+		feed(e, upd(time.Minute+time.Duration(peer)*time.Second, peer, "10.1.0.0/24", uint32(peer), 666), OriginHijack, 0.99, 200)
+	}
+	if len(r.evs) != 1 || r.evs[0].State != pb.AlertState_OPEN || r.evs[0].ExpectedOrigins[0] != 200 {
+		t.Fatalf("events = %v, want the OPEN of the routed victim", r.evs)
+	}
+	// No expected origin at all (a new prefix) is not this veto's business.
+	c := cand(upd(2*time.Minute, 3, "10.2.0.0/24", 3, 666))
+	c.ExpectedRouted = false
+	if veto(OriginHijack, c) == VetoExpectedUnrouted {
+		t.Error("vetoed a candidate without expected origins")
+	}
+}
+
+func TestConfirmHoldsBackTransientRoutes(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, Confirm: 2 * time.Minute}, r.emit)
+	// Path exploration: two peers carry the route for 30 s.
+	feed(e, upd(0, 1, "10.0.0.0/24", 1, 666), OriginHijack, 0.99, 100)
+	feed(e, upd(5*time.Second, 2, "10.0.0.0/24", 2, 666), OriginHijack, 0.99, 100)
+	e.Route(wd(30*time.Second, 1, "10.0.0.0/24"))
+	e.Route(wd(31*time.Second, 2, "10.0.0.0/24"))
+	// A hijack that stays.
+	feed(e, upd(time.Minute, 1, "10.1.0.0/24", 1, 777), OriginHijack, 0.99, 100)
+	feed(e, upd(70*time.Second, 2, "10.1.0.0/24", 2, 777), OriginHijack, 0.99, 100)
+	feed(e, upd(3*time.Minute, 9, "10.99.0.0/16", 9, 99), Benign, 0)
+	if len(r.evs) != 0 {
+		t.Fatalf("opened before --confirm passed: %v", r.evs)
+	}
+	feed(e, upd(190*time.Second, 9, "10.99.0.0/16", 9, 99), Benign, 0)
+	if len(r.evs) != 1 || r.evs[0].State != pb.AlertState_OPEN || r.evs[0].SuspectAsn != 777 {
+		t.Fatalf("events = %v, want the OPEN of AS777 only", r.evs)
+	}
+	if got := r.evs[0].FirstSeen.AsTime(); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("first_seen = %v, want the first announcement %v", got, t0.Add(time.Minute))
+	}
+	if e.Transient != 1 || e.Dropped != 1 || e.Opened != 1 {
+		t.Errorf("transient %d dropped %d opened %d, want 1 1 1", e.Transient, e.Dropped, e.Opened)
+	}
+	// At the end of the input, an alert still held back opens: its route
+	// was still carried when the data stopped.
+	feed(e, upd(4*time.Minute, 1, "10.2.0.0/24", 1, 888), OriginHijack, 0.99, 100)
+	feed(e, upd(4*time.Minute+time.Second, 2, "10.2.0.0/24", 2, 888), OriginHijack, 0.99, 100)
+	e.Finish(time.Time{})
+	if len(r.evs) != 2 || r.evs[1].SuspectAsn != 888 || r.evs[1].State != pb.AlertState_OPEN {
+		t.Fatalf("events after Finish = %v", r.evs)
+	}
+	// Without Confirm an alert opens at once (the live default).
+	var r2 recorder
+	e2 := NewEventer(EventerConfig{MinPeers: 2}, r2.emit)
+	feed(e2, upd(0, 1, "10.0.0.0/24", 1, 666), OriginHijack, 0.99, 100)
+	feed(e2, upd(5*time.Second, 2, "10.0.0.0/24", 2, 666), OriginHijack, 0.99, 100)
+	if len(r2.evs) != 1 {
+		t.Fatalf("no Confirm: events = %v", r2.evs)
 	}
 }

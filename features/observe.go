@@ -2,6 +2,7 @@ package features
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/features/asrel"
@@ -40,6 +41,10 @@ type Candidate struct {
 	LeakEstablished bool
 	// ActivePeers is how many peer sessions are up (peers_active).
 	ActivePeers int
+	// ExpectedRouted: a route of the data (an update or a RIB dump entry,
+	// not only a prefix-to-origin table) carried one of the Expected
+	// origins for the prefix or a prefix covering it, at any time.
+	ExpectedRouted bool
 }
 
 // pathFacts are per-path facts that depend only on the path and the
@@ -320,6 +325,7 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 			if ps.origins[i].asn == origin {
 				known = true
 				ps.origins[i].last = now
+				ps.origins[i].routed = ps.origins[i].routed || u.PeerAddr.IsValid()
 				if table {
 					ps.origins[i].first = 0
 				}
@@ -337,7 +343,7 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 				}
 				ps.origins = append(ps.origins[:old], ps.origins[old+1:]...)
 			}
-			rec := originRec{asn: origin, first: stamp, last: now}
+			rec := originRec{asn: origin, routed: u.PeerAddr.IsValid(), first: stamp, last: now}
 			if cap(ps.origins) == 0 {
 				ps.origins = s.alloc.origin(rec)
 			} else {
@@ -549,6 +555,9 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 			c.ExpectedPrefix = cover
 			c.SubPrefix = true
 		}
+	}
+	if len(c.Expected) > 0 {
+		c.ExpectedRouted = s.expectedRouted(p, c.Expected)
 	}
 	n := 0
 	for mp := range s.prefixes.Covered(p) {
@@ -801,6 +810,20 @@ func (s *State) asDegree(a uint32) int32 {
 		}
 	}
 	return d
+}
+
+// expectedRouted reports whether a route of the data (not only a
+// prefix-to-origin table) carried one of the expected origins exp for
+// prefix p or a prefix covering it (Candidate.ExpectedRouted).
+func (s *State) expectedRouted(p netip.Prefix, exp []uint32) bool {
+	for cp, cs := range s.prefixes.Covering(p) {
+		for i := range cs.origins {
+			if (cs.origins[i].routed || cp.Bits() < p.Bits()) && slices.Contains(exp, cs.origins[i].asn) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // established reports whether an origin of a prefix was known before

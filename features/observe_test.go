@@ -384,3 +384,55 @@ func TestGateAgrees(t *testing.T) {
 	}
 	t.Logf("%d updates, %d gated", n, gated)
 }
+
+// TestExpectedRouted: an expected origin that only a prefix-to-origin
+// table names is not routed; a route of the data (a RIB entry or an
+// update) for the prefix or a covering prefix, or the table naming it for
+// a covering prefix too, makes it so. Eager and lazy tables agree.
+func TestExpectedRouted(t *testing.T) {
+	for _, lazy := range []bool{false, true} {
+		s := NewState(Config{})
+		entries := []TableEntry{
+			{netip.MustParsePrefix("10.0.0.0/24"), path(100)}, // table only
+			{netip.MustParsePrefix("10.1.0.0/22"), path(200)}, // a block of 200
+			{netip.MustParsePrefix("10.1.1.0/24"), path(200)}, // and its /24
+			{netip.MustParsePrefix("10.2.0.0/24"), path(300)}, // table, then routed
+			{netip.MustParsePrefix("10.3.0.0/22"), path(400)}, // another AS's aggregate
+			{netip.MustParsePrefix("10.3.1.0/24"), path(500)}, // table only
+		}
+		if lazy {
+			var oe []OriginEntry
+			for _, e := range entries {
+				oe = append(oe, OriginEntry{Prefix: e.Prefix, Origin: e.Path.Origin(), Path: e.Path})
+			}
+			s.LearnOriginsLazy(t0, oe, in)
+		} else {
+			s.LearnTable(t0, entries)
+		}
+		// A RIB entry of a peer carries 300 for 10.2.0.0/24.
+		s.Observe(table(ann(0, peerA, "10.2.0.0/24", path(1, 300))), nil)
+		cases := []struct {
+			prefix string
+			routed bool
+		}{
+			{"10.0.0.0/24", false}, // YouTube-like /24 without the /22: only the table
+			{"10.1.1.0/24", true},  // the table names 200 for the covering /22 too
+			{"10.2.0.0/24", true},  // a peer's route carried 300
+			{"10.3.1.0/24", false}, // the covering /22 is another AS's
+		}
+		for _, tc := range cases {
+			_, c := observe(t, s, ann(time.Minute, peerB, tc.prefix, path(1, 666)))
+			if len(c.Expected) == 0 {
+				t.Fatalf("lazy %v %s: no expected origin", lazy, tc.prefix)
+			}
+			if c.ExpectedRouted != tc.routed {
+				t.Errorf("lazy %v %s: ExpectedRouted = %v, want %v (expected %v)", lazy, tc.prefix, c.ExpectedRouted, tc.routed, c.Expected)
+			}
+		}
+		// An update carrying the expected origin makes it routed.
+		s.Observe(ann(2*time.Minute, peerC, "10.0.0.0/24", path(9, 100)), nil)
+		if _, c := observe(t, s, ann(3*time.Minute, peerA, "10.0.0.0/24", path(1, 777))); !c.ExpectedRouted {
+			t.Errorf("lazy %v: 10.0.0.0/24 after AS100's own update: not routed (expected %v)", lazy, c.Expected)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 // format or with SchemaVersion.
 const snapshotMagic = "bgpsentry-state"
 
-const snapshotFormat = 1
+const snapshotFormat = 2
 
 // ErrSnapshot wraps every problem reading a snapshot.
 var ErrSnapshot = errors.New("features: bad state snapshot")
@@ -38,6 +38,7 @@ type snapRoute struct {
 type snapOrigin struct {
 	ASN         uint32
 	First, Last int64
+	Routed      bool
 }
 
 type snapOriginStat struct {
@@ -110,7 +111,7 @@ func (s *State) Save(w io.Writer) error {
 	for p, ps := range s.prefixes.All() {
 		sp := snapPrefix{Prefix: p, First: ps.first}
 		for _, o := range ps.origins {
-			sp.Origins = append(sp.Origins, snapOrigin{o.asn, o.first, o.last})
+			sp.Origins = append(sp.Origins, snapOrigin{o.asn, o.first, o.last, o.routed})
 		}
 		for _, r := range ps.routes {
 			if !s.live(r) {
@@ -216,7 +217,7 @@ func Load(r io.Reader, cfg Config, in *bgpfeed.Interner) (*State, error) {
 	for _, sp := range b.Prefixes {
 		ps := &prefixState{first: sp.First}
 		for _, o := range sp.Origins {
-			ps.origins = append(ps.origins, originRec{o.ASN, o.First, o.Last})
+			ps.origins = append(ps.origins, originRec{asn: o.ASN, routed: o.Routed, first: o.First, last: o.Last})
 		}
 		for _, r := range sp.Routes {
 			if int(r.Path) >= len(paths) || int(r.Peer) >= len(s.peers) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -57,6 +58,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		}
 		if ca != nil {
 			scored++
+			if ca.ExpectedRouted != cb.ExpectedRouted {
+				t.Fatalf("update %d: expected origins routed %v before the snapshot, %v after", i, ca.ExpectedRouted, cb.ExpectedRouted)
+			}
+
 			if !slices.Equal(va, vb) {
 				for f := range va {
 					if va[f] != vb[f] {
@@ -68,6 +73,31 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if scored == 0 {
 		t.Fatal("nothing scored after the snapshot")
+	}
+}
+
+// TestSnapshotKeepsRouted: whether a route of the data carried an origin
+// (not only a prefix-to-origin table) survives a snapshot.
+func TestSnapshotKeepsRouted(t *testing.T) {
+	a := NewState(Config{})
+	a.LearnTable(t0, []TableEntry{{netip.MustParsePrefix("10.0.0.0/24"), path(100)}, {netip.MustParsePrefix("10.2.0.0/24"), path(300)}})
+	a.Observe(ann(time.Minute, peerC, "10.2.0.0/24", path(9, 300)), nil)
+	var buf bytes.Buffer
+	if err := a.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(bytes.NewReader(buf.Bytes()), Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prefix string
+		routed bool
+	}{{"10.0.0.0/24", false}, {"10.2.0.0/24", true}} {
+		_, c := observe(t, b, ann(2*time.Minute, peerA, tc.prefix, path(1, 666)))
+		if len(c.Expected) == 0 || c.ExpectedRouted != tc.routed {
+			t.Errorf("restored %s: expected %v routed %v, want routed %v", tc.prefix, c.Expected, c.ExpectedRouted, tc.routed)
+		}
 	}
 }
 

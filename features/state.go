@@ -39,7 +39,11 @@ type Config struct {
 
 // originRec is one origin ever seen for a prefix.
 type originRec struct {
-	asn         uint32
+	asn uint32
+	// routed: a route of the data (an update, a RIB dump entry) carried
+	// this origin, not only a prefix-to-origin table (which may be of
+	// another date: prefixes change hands).
+	routed      bool
 	first, last int64 // unix seconds; first 0 = known from a baseline
 }
 

@@ -79,6 +79,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	minLeak := fs.Int("min-leak-prefixes", 10, "prefixes a route-leak alert needs before it opens")
 	minShare := fs.Float64("min-weak-share", 0.5, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
+	confirm := fs.Duration("confirm", 0, "open an alert only once its route has stayed this long (stream time) with --min-peers peers still carrying it; routes withdrawn or replaced sooner (path exploration) raise nothing (0: open at once)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	final := map[string]*pb.AlertEvent{}
 	byType := map[pb.AlertType]int{}
-	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare)}, func(e *pb.AlertEvent) {
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare), Confirm: *confirm}, func(e *pb.AlertEvent) {
 		if e.State == pb.AlertState_OPEN {
 			byType[e.Type]++
 		}
@@ -247,6 +248,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if readErr != nil {
 		return readErr
 	}
+	ev.Finish(time.Time{})
 	bar.Stop()
 	if *events == "final" {
 		for _, e := range ev.Open() {
@@ -283,11 +285,11 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 		clf.Source(), nBase, elements.Load(), stats.Records, stats.TotalSkipped(), el.Round(time.Millisecond))
 	fmt.Fprintf(stderr, "score: %d observed, %d learned only (tables, warm-up), %d scored by the model (%.1f µs each), %d flagged (%.1f µs each for the reasons and the event)\n",
 		obs, learned, scored, float64(inferCost.Microseconds())/float64(max(scored, 1)), flagged.Load(), float64(reasonsCost.Microseconds())/float64(max(flagged.Load(), 1)))
-	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d\n",
+	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d (withdrawn before --confirm %d)\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
-		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped)
-	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin\n",
-		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream])
+		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped, ev.Transient)
+	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names\n",
+		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted])
 	reportSkips(stderr, &stats)
 	return nil
 }

@@ -22,7 +22,15 @@ the injected instances (scenarios.json):
   real background;
 - instances whose attacker AS belongs to another split's AS bucket are
   real attacks in the stream but not test attacks: events on them are
-  neither true nor false, and they are not in the recall.
+  neither true nor false, and they are not in the recall;
+- every stream is also scored without its injected MRT (the control
+  run, same flags): an event that is not true and that the control run
+  raises too (same type and suspect, a prefix in common, opened within
+  two minutes) was there without the injection, so it is a false alert
+  on the real background, whatever look-alike shares its prefixes. A
+  session-reset look-alike re-announces up to 2,000 of a peer's routes,
+  and that peer is on every path it sends, so without the control run
+  any background event seen through that peer was blamed on the reset.
 
 Recall is given over all instances and over the instances announced by at
 least two peers (an event needs two, --min-peers: one peer alone is a
@@ -63,8 +71,9 @@ LATE_S = 120
 
 
 def score_command(cfg: cfgmod.Config, bg: cfgmod.Background, inj: Path, binary: Path, events: Path,
-                  model: Path | None, extra: list[str]) -> list[str]:
-    """`bgpsentry score` with the inputs featurize had (rows._commands)."""
+                  model: Path | None, extra: list[str], injected: bool = True) -> list[str]:
+    """`bgpsentry score` with the inputs featurize had (rows._commands);
+    without the injected MRT when not injected (the control run)."""
     cmd = [str(binary), "score", "--events", "final", "-o", str(events)]
     if model is not None:
         cmd += ["--model", str(model)]
@@ -77,7 +86,8 @@ def score_command(cfg: cfgmod.Config, bg: cfgmod.Background, inj: Path, binary: 
         cmd += ["--baseline", str(cfg.resolve(b))]
     cmd += extra
     cmd += [str(cfg.resolve(f)) for f in bg.files]
-    cmd.append(str(inj / "injected.mrt"))
+    if injected:
+        cmd.append(str(inj / "injected.mrt"))
     return cmd
 
 
@@ -96,6 +106,8 @@ class RunResult:
     elements: int
     events: list[dict]
     instances: list[dict]
+    # Events of the control run (the background without the injection).
+    control: list[dict] = field(default_factory=list)
     # Filled by match().
     verdicts: list[str] = field(default_factory=list)  # per event
     detected: dict[int, str] = field(default_factory=dict)  # instance id -> event type that detected it
@@ -108,20 +120,45 @@ def run_one(cfg: cfgmod.Config, bg: cfgmod.Background, repeat: int, binary: Path
     for f in rows.INJECT_FILES:
         if not (inj / f).exists():
             raise SystemExit(f"events_eval: {inj / f} missing: run the training pipeline first (make train)")
-    events = d / "events.jsonl"
-    cmd = score_command(cfg, bg, inj, binary, events, model, extra)
-    if reuse and events.exists() and (d / "score.log").exists():
-        stderr = (d / "score.log").read_text()
-    else:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cfgmod.REPO_ROOT)
-        (d / "score.log").write_text("$ " + " ".join(cmd) + "\n" + proc.stderr)
-        if proc.returncode != 0:
-            raise SystemExit(f"events_eval: score exited {proc.returncode} (log {d / 'score.log'})")
-        stderr = proc.stderr
+
+    def score(name: str, injected: bool) -> tuple[list[dict], str]:
+        events = d / f"{name}.jsonl"
+        log = d / f"{name.replace('events', 'score')}.log"
+        cmd = score_command(cfg, bg, inj, binary, events, model, extra, injected)
+        if reuse and events.exists() and log.exists():
+            stderr = log.read_text()
+        else:
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cfgmod.REPO_ROOT)
+            log.write_text("$ " + " ".join(cmd) + "\n" + proc.stderr)
+            if proc.returncode != 0:
+                raise SystemExit(f"events_eval: score exited {proc.returncode} (log {log})")
+            stderr = proc.stderr
+        return [json.loads(line) for line in events.read_text().splitlines() if line.strip()], stderr
+
+    evs, stderr = score("events", True)
+    control, _ = score("events-control", False)
     m = re.search(r"(\d+) elements read", stderr)
-    evs = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
     sc = json.loads((inj / "scenarios.json").read_text())["scenarios"]
-    return RunResult(bg.name, repeat, int(m.group(1)) if m else 0, evs, sc)
+    return RunResult(bg.name, repeat, int(m.group(1)) if m else 0, evs, sc, control)
+
+
+# How far apart an event and its control-run twin may open.
+CONTROL_SLACK_S = 120
+
+
+def _in_control(ev: dict, control: list[dict]) -> bool:
+    """Whether the control run (no injection) raised ev too: same type and
+    suspect, a prefix in common, opened within CONTROL_SLACK_S."""
+    t = _ts(ev["first_seen"])
+    pfx = {str(_net(p)) for p in set(ev.get("prefixes") or []) | {ev["prefix"]}}
+    for c in control:
+        if c["type"] != ev["type"] or int(c.get("suspect_asn", 0)) != int(ev.get("suspect_asn", 0)):
+            continue
+        if abs(_ts(c["first_seen"]) - t) > CONTROL_SLACK_S:
+            continue
+        if pfx & {str(_net(p)) for p in set(c.get("prefixes") or []) | {c["prefix"]}}:
+            return True
+    return False
 
 
 def _instance_window(inst: dict) -> tuple[float, float]:
@@ -170,7 +207,7 @@ def match(res: RunResult, buckets: cfgmod.ASBuckets, split: str) -> None:
                     verdict = "other_split"
                 else:
                     verdict = "wrong"
-            elif rel:
+            elif rel and not _in_control(ev, res.control):
                 verdict = "false_lookalike:" + rel[0]["scenario"]
         res.verdicts.append(verdict)
 
@@ -297,7 +334,9 @@ instance's class, its suspect the instance's attacker, one of its prefixes the
 instance's and it opened during the instance (from a minute before its first
 announcement to two minutes after its last); **wrong** when its paths go through the
 attacker of an attack instance on its prefixes but it names another class or suspect;
-**false** otherwise (on a benign look-alike, or on the real background). Attack
+**false** otherwise: on the real background when the same stream scored without its
+injection (the control run) raises the event too, else on a benign look-alike whose
+prefixes and attacker it touches, else on the real background. Attack
 instances whose attacker AS hashes into another split's bucket are in the streams but
 not in these numbers. Recall is given over all instances and over those announced by at
 least two peers: an event needs two (`--min-peers`), and a hijack seen by one vantage

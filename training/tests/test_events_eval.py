@@ -66,3 +66,26 @@ def test_match_and_summary():
     assert s["backgrounds"]["bg"]["false_per_million"] == 1.0
     md = ee.markdown(s, Targets())
     assert "| origin_hijack | 1 | 1.000 |" in md and "| bg | 1 | 2,000,000 | 2 | 1.0 |" in md
+
+
+def test_control_run_takes_background_events_off_lookalikes():
+    """An event the stream raises without its injection (the control run)
+    is a background false alert, not one on the look-alike that shares its
+    prefix and a peer's ASN; one the control run lacks stays on the
+    look-alike."""
+    peer = 64496
+    instances = [inst(1, "benign", "session_reset", peer, ["10.5.0.0/24", "10.6.0.0/24"])]
+    leak = event("ROUTE_LEAK", "10.5.0.0/24", 3549, 1010, [f"{peer} 3549 9"], ["10.5.0.0/24", "10.7.0.0/24"])
+    caused = event("PATH_HIJACK", "10.6.0.0/24", 65550, 1010, [f"{peer} 65550 9"])
+    twin = dict(leak, first_seen=event("ROUTE_LEAK", "10.7.0.0/24", 3549, 1070, [])["first_seen"], prefix="10.7.0.0/24",
+                prefixes=["10.7.0.0/24"])
+    far = dict(caused, first_seen=event("PATH_HIJACK", "10.6.0.0/24", 65550, 1500, [])["first_seen"])
+    res = ee.RunResult("bg", 0, 1_000_000, [leak, caused], instances, control=[twin, far])
+    ee.match(res, BUCKETS, "test")
+    assert res.verdicts == ["false_background", "false_lookalike:session_reset"]
+    s = ee.summarize([res], BUCKETS, "test")
+    assert s["lookalikes"]["alerted"] == 1
+    assert s["backgrounds"]["bg"]["false_events"] == 1
+    res.control = []
+    ee.match(res, BUCKETS, "test")
+    assert res.verdicts == ["false_lookalike:session_reset", "false_lookalike:session_reset"]
