@@ -169,11 +169,27 @@ const (
 	// the /24 Pakistan Telecom took) is not touched; the squatting of
 	// space whose owner announces nothing of it is missed (README).
 	VetoExpectedUnrouted
+	// VetoPathClique: a path (forged-origin) hijack verdict whose suspect,
+	// the AS newly adjacent to the origin, is a member of the tier-1
+	// clique (as VetoLeakClique). An origin buying transit from a tier-1
+	// is the commonest new link there is, and every one of them looks
+	// like a forged path until the link has aged; the forged-origin
+	// hijacks on record were made by regional networks (AS10297 against
+	// Amazon Route 53 in 2018, AS9457 against KLAYswap in 2022).
+	VetoPathClique
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1"}
+
+// clique is the tier-1 clique of c's address family.
+func clique(c *features.Candidate) []uint32 {
+	if c.Update != nil && c.Update.Prefix.Addr().Is6() {
+		return asrel.Tier1IPv6
+	}
+	return asrel.Tier1
+}
 
 // veto returns the veto a flagged verdict of class k meets, or -1.
 func veto(k Class, c *features.Candidate) int {
@@ -185,12 +201,12 @@ func veto(k Class, c *features.Candidate) int {
 		if c.LeakEstablished {
 			return VetoLeakEstablished
 		}
-		clique := asrel.Tier1
-		if c.Update != nil && c.Update.Prefix.Addr().Is6() {
-			clique = asrel.Tier1IPv6
-		}
-		if slices.Contains(clique, c.Leaker) {
+		if slices.Contains(clique(c), c.Leaker) {
 			return VetoLeakClique
+		}
+	case PathHijack:
+		if slices.Contains(clique(c), suspect(PathHijack, c)) {
+			return VetoPathClique
 		}
 	case OriginHijack, SubprefixHijack:
 		if len(c.Expected) > 0 && !c.ExpectedRouted {

@@ -373,31 +373,6 @@ func TestWeakShare(t *testing.T) {
 	}
 }
 
-// TestVetoLeakClique: a leak verdict naming a tier-1 as the leaker is
-// vetoed; Hurricane Electric only for IPv6.
-func TestVetoLeakClique(t *testing.T) {
-	var r recorder
-	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
-	leak := func(at time.Duration, peer int, prefix string, leaker uint32) {
-		c := cand(upd(at, peer, prefix, uint32(peer), leaker, 2, 100))
-		c.Leaker, c.Leak = leaker, asrel.Leak{Type: asrel.LeakLateral, Leaker: 1}
-		e.Add(c, verdict(RouteLeak, 0.99), nil)
-	}
-	for peer := 1; peer <= 2; peer++ {
-		leak(0, peer, "10.4.0.0/16", 3356)
-		leak(0, peer, "2001:db8:1::/48", 6939)
-	}
-	if len(r.evs) != 0 || e.Vetoed[VetoLeakClique] != 4 {
-		t.Fatalf("tier-1 leakers: events %v, vetoed %v", r.evs, e.Vetoed)
-	}
-	for peer := 1; peer <= 2; peer++ {
-		leak(time.Second, peer, "10.5.0.0/16", 6939)
-	}
-	if len(r.evs) != 1 || r.evs[0].SuspectAsn != 6939 {
-		t.Fatalf("AS6939 leaking an IPv4 route: events %v", r.evs)
-	}
-}
-
 // TestHijackGroupsPerVictimAndReopens: one hijacker originating several
 // prefixes of one victim is one alert; an alert that resolved and comes
 // back within the quiet time reopens under its id.
@@ -532,5 +507,43 @@ func TestConfirmHoldsBackTransientRoutes(t *testing.T) {
 	feed(e2, upd(5*time.Second, 2, "10.0.0.0/24", 2, 666), OriginHijack, 0.99, 100)
 	if len(r2.evs) != 1 {
 		t.Fatalf("no Confirm: events = %v", r2.evs)
+	}
+}
+
+// TestVetoClique: a leak verdict naming a tier-1 as the leaker, or a
+// path-hijack verdict naming one as the forged neighbour, is vetoed;
+// Hurricane Electric only for IPv6; another suspect opens.
+func TestVetoClique(t *testing.T) {
+	for _, tc := range []struct {
+		k    Class
+		veto int
+		set  func(c *features.Candidate, asn uint32)
+	}{
+		{RouteLeak, VetoLeakClique, func(c *features.Candidate, asn uint32) {
+			c.Leaker, c.Leak = asn, asrel.Leak{Type: asrel.LeakLateral, Leaker: 1}
+		}},
+		{PathHijack, VetoPathClique, func(c *features.Candidate, asn uint32) { c.NewLinkAS = asn }},
+	} {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+		add := func(at time.Duration, peer int, prefix string, asn uint32) {
+			c := cand(upd(at, peer, prefix, uint32(peer), asn, 2, 100))
+			tc.set(c, asn)
+			e.Add(c, verdict(tc.k, 0.99), nil)
+		}
+		for peer := 1; peer <= 2; peer++ {
+			add(0, peer, "10.4.0.0/16", 3356)
+			add(0, peer, "2001:db8:1::/48", 6939)
+		}
+		if len(r.evs) != 0 || e.Vetoed[tc.veto] != 4 {
+			t.Fatalf("%v by tier-1s: events %v, vetoed %v", tc.k, r.evs, e.Vetoed)
+		}
+		for peer := 1; peer <= 2; peer++ {
+			add(time.Second, peer, "10.5.0.0/16", 6939)
+			add(time.Second, peer, "10.6.0.0/16", 64999)
+		}
+		if len(r.evs) != 2 || r.evs[0].SuspectAsn != 6939 || r.evs[1].SuspectAsn != 64999 || r.evs[0].Type != tc.k.AlertType() {
+			t.Fatalf("%v by AS6939 on IPv4 and by AS64999: events %v", tc.k, r.evs)
+		}
 	}
 }
