@@ -591,6 +591,27 @@ def test_pipeline_end_to_end(fake_setup):
     assert calls.read_text().count("inject") == 4
 
 
+def test_lgb_seed_reaches_lightgbm_alone(fake_setup, monkeypatch):
+    """--lgb-seed changes LightGBM's seed and nothing else: the rows are the
+    cached ones (no inject or featurize), the configuration's seed still
+    drives the rest."""
+    tmp, argv, calls = fake_setup
+    assert pipeline.main(argv) == 0
+    seeds = []
+    real = pipeline.train.train
+
+    def spy(train_df, valid_df, names, p, seed):
+        seeds.append(seed)
+        return real(train_df, valid_df, names, p, seed)
+
+    monkeypatch.setattr(pipeline.train, "train", spy)
+    calls.write_text("")
+    assert pipeline.main(argv + ["--no-export", "--lgb-seed", "11"]) == 0
+    assert pipeline.main(argv + ["--no-export"]) == 0
+    assert seeds == [11, 5]
+    assert calls.read_text().splitlines() == ["featurize", "featurize"]  # only --schema
+
+
 def report_placeholder() -> str:
     from bgpsentry_train import report
 
