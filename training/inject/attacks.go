@@ -19,13 +19,24 @@ type newOrigin struct {
 	// roa adds the instance's ROAs (a is the new origin) and sets in.ROA.
 	roa      func(g *generator, in *Instance, a uint32)
 	withdraw float64
+	// dormant is the share of instances whose victim is a prefix of the
+	// baselines that no peer of the background carries: space the table
+	// gives an owner but that is not announced (or not updated) while the
+	// detector watches. Pakistan Telecom's 2008 /24 was such a prefix: no
+	// peer had a route for it before the hijack, only the table said whose
+	// it was.
+	dormant float64
 	// victimOK filters victims (nil: any).
 	victimOK func(g *generator, xi int32, f int) bool
 }
 
 func (s *newOrigin) build(g *generator) bool {
 	f := g.pickFamily()
-	xi, ok := g.pickVictim(f, func(x *prefixInfo) bool {
+	pick := g.pickVictim
+	if s.dormant > 0 && g.chance(s.dormant) {
+		pick = g.pickDormant
+	}
+	xi, ok := pick(f, func(x *prefixInfo) bool {
 		if s.sub && x.prefix.Bits() >= maxLenFor(f) {
 			return false
 		}
@@ -130,7 +141,7 @@ func victimROA(g *generator, in *Instance, _ uint32) {
 func attackSpecs() map[string]*newOrigin {
 	return map[string]*newOrigin{
 		ScenarioExactOrigin: {class: LabelOriginHijack, scenario: ScenarioExactOrigin,
-			pick: pickAttacker(false), roa: victimROA, withdraw: 0.35},
+			pick: pickAttacker(false), roa: victimROA, withdraw: 0.35, dormant: 0.25},
 		ScenarioSubprefixOrigin: {class: LabelSubprefixHijack, scenario: ScenarioSubprefixOrigin, sub: true,
 			pick: pickAttacker(false), roa: victimROA, withdraw: 0.35},
 		ScenarioForgedOriginExact: {class: LabelPathHijack, scenario: ScenarioForgedOriginExact, forged: true,

@@ -20,7 +20,9 @@
 // Attack classes (the label column) and their scenarios:
 //
 //   - origin_hijack / exact_origin: attacker A originates the victim's exact
-//     prefix; path at peer X = X's real path to A.
+//     prefix; path at peer X = X's real path to A. With a baseline, 25%
+//     of the exact-prefix hijacks take a dormant victim: a baseline prefix
+//     that no peer of the background carries (the 2008 /24 was one).
 //   - subprefix_hijack / subprefix_origin: the same for a more-specific of
 //     the victim's prefix (IPv4 up to /24, IPv6 up to /48).
 //   - path_hijack / forged_origin_exact, forged_origin_subprefix: X's real

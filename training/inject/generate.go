@@ -130,8 +130,11 @@ type generator struct {
 	insts   []*Instance
 	used    map[labelKey]bool // seconds taken by injected elements
 
-	eligible    [2][]int32 // peers that can send each family
-	victims     [2][]int32 // victim pool per family (prefix indexes)
+	eligible [2][]int32 // peers that can send each family
+	victims  [2][]int32 // victim pool per family (prefix indexes)
+	// dormant are the baseline prefixes no peer carries that may be
+	// victims (one origin, routable length, not bogon), per family.
+	dormant     [2][]int32
 	victimUsed  map[int32]int
 	originators []uint32
 	newPrefixes map[netip.Prefix]bool
@@ -210,27 +213,10 @@ func (g *generator) buildVictimPool() {
 	for minPeers := 5; minPeers >= 1; minPeers-- {
 		pool = [2][]int32{}
 		for i, x := range bg.prefixes {
-			if x.first < 0 || x.first >= g.tStart || len(x.peers) < minPeers {
-				continue
-			}
-			o := x.allOrigins()
-			if len(o) != 1 || o[0] == 0 {
-				continue
-			}
-			if bad, _ := bogon.ASN(o[0]); bad {
-				continue
-			}
-			if bad, _ := bogon.Prefix(x.prefix); bad {
+			if x.first < 0 || x.first >= g.tStart || len(x.peers) < minPeers || !routableVictim(x) {
 				continue
 			}
 			f := famOf(x.prefix)
-			minLen := 8
-			if f == fam6 {
-				minLen = 16
-			}
-			if x.prefix.Bits() < minLen || x.prefix.Bits() > maxLenFor(f) {
-				continue
-			}
 			if !g.hasEligible(x, f) {
 				continue
 			}
@@ -241,6 +227,33 @@ func (g *generator) buildVictimPool() {
 		}
 	}
 	g.victims = pool
+	for i, x := range bg.prefixes {
+		if x.first < 0 && len(x.peers) == 0 && routableVictim(x) {
+			g.dormant[famOf(x.prefix)] = append(g.dormant[famOf(x.prefix)], int32(i))
+		}
+	}
+}
+
+// routableVictim reports whether a prefix may be a victim: one origin
+// (background and baseline), not a bogon origin nor a bogon prefix, and a
+// routable length.
+func routableVictim(x *prefixInfo) bool {
+	o := x.allOrigins()
+	if len(o) != 1 || o[0] == 0 {
+		return false
+	}
+	if bad, _ := bogon.ASN(o[0]); bad {
+		return false
+	}
+	if bad, _ := bogon.Prefix(x.prefix); bad {
+		return false
+	}
+	f := famOf(x.prefix)
+	minLen := 8
+	if f == fam6 {
+		minLen = 16
+	}
+	return x.prefix.Bits() >= minLen && x.prefix.Bits() <= maxLenFor(f)
 }
 
 func (g *generator) hasEligible(x *prefixInfo, f int) bool {
@@ -273,6 +286,22 @@ func (g *generator) pickFamily() int {
 		return fam4
 	}
 	return fam6
+}
+
+// pickDormant draws a dormant victim (g.dormant) that passes ok, or, when
+// there is none, one of the pool (pickVictim).
+func (g *generator) pickDormant(f int, ok func(*prefixInfo) bool) (int32, bool) {
+	pool := g.dormant[f]
+	if len(pool) > 0 {
+		start := g.rng.IntN(len(pool))
+		for j := range min(len(pool), 400) {
+			xi := pool[(start+j)%len(pool)]
+			if g.victimUsed[xi] == 0 && (ok == nil || ok(g.bg.prefixes[xi])) {
+				return xi, true
+			}
+		}
+	}
+	return g.pickVictim(f, ok)
 }
 
 // pickVictim draws a prefix of the pool, preferring ones no instance used

@@ -603,3 +603,34 @@ func TestBackgroundROAMaxLength(t *testing.T) {
 		})
 	}
 }
+
+// With a baseline, about a quarter of the exact-prefix origin hijacks
+// take a dormant victim: a baseline prefix that no background peer
+// carries (as YouTube's /24 was before Pakistan Telecom announced it).
+func TestDormantVictims(t *testing.T) {
+	cfg := testConfig(t, 5)
+	cfg.Baselines = []string{"../../testdata/refdata/ipasn_20260730.every3700th.dat"}
+	cfg.PerClass = 40
+	res, err := Generate(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := res.Background
+	dormant, exact := 0, 0
+	for _, in := range res.Instances {
+		if in.Scenario != ScenarioExactOrigin {
+			continue
+		}
+		exact++
+		x := bg.prefixes[bg.prefixIdx[mustPrefix(in.VictimPrefix)]]
+		if len(x.peers) == 0 {
+			dormant++
+			if x.first >= 0 || len(x.baseOrigins) != 1 || x.baseOrigins[0] != in.VictimASN {
+				t.Errorf("instance %d: dormant victim %s is not a one-origin baseline prefix of %d", in.ID, in.VictimPrefix, in.VictimASN)
+			}
+		}
+	}
+	if dormant == 0 || dormant == exact {
+		t.Errorf("%d of %d exact-prefix hijacks take a dormant victim; want some, not all", dormant, exact)
+	}
+}
