@@ -228,10 +228,31 @@ func (g *generator) buildVictimPool() {
 	}
 	g.victims = pool
 	for i, x := range bg.prefixes {
-		if x.first < 0 && len(x.peers) == 0 && routableVictim(x) {
+		if x.first < 0 && len(x.peers) == 0 && routableVictim(x) && g.coveredByOwner(x) {
 			g.dormant[famOf(x.prefix)] = append(g.dormant[famOf(x.prefix)], int32(i))
 		}
 	}
+}
+
+// coveredByOwner reports whether a less-specific of x that peers of the
+// background carry has x's (one) origin among its origins: the dormant
+// prefix lies in space its owner announces (YouTube's /24 inside its
+// /22). A baseline prefix outside its owner's announced space is more
+// often one whose owner changed since the baseline was made.
+func (g *generator) coveredByOwner(x *prefixInfo) bool {
+	v := x.allOrigins()[0]
+	for l := x.prefix.Bits() - 1; l >= 8; l-- {
+		c, err := x.prefix.Addr().Prefix(l)
+		if err != nil {
+			return false
+		}
+		if ci, ok := g.bg.prefixIdx[c]; ok {
+			if y := g.bg.prefixes[ci]; len(y.peers) > 0 && slices.Contains(y.origins, v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // routableVictim reports whether a prefix may be a victim: one origin

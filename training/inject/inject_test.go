@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -608,8 +609,31 @@ func TestBackgroundROAMaxLength(t *testing.T) {
 // take a dormant victim: a baseline prefix that no background peer
 // carries (as YouTube's /24 was before Pakistan Telecom announced it).
 func TestDormantVictims(t *testing.T) {
+	// The baseline: the first /24 of every shorter IPv4 prefix of the
+	// background, with the prefix's origin (dormant space inside its
+	// owner's announcement), beside a real table sample (space that is
+	// not).
+	plain, err := Generate(context.Background(), testConfig(t, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile("../../testdata/refdata/ipasn_20260730.every3700th.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.Write(sample)
+	for _, x := range plain.Background.prefixes {
+		if x.prefix.Addr().Is4() && x.prefix.Bits() < 24 && len(x.origins) == 1 {
+			fmt.Fprintf(&b, "%s\t%d\n", netip.PrefixFrom(x.prefix.Addr(), 24), x.origins[0])
+		}
+	}
+	base := filepath.Join(t.TempDir(), "ipasn.dat")
+	if err := os.WriteFile(base, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg := testConfig(t, 5)
-	cfg.Baselines = []string{"../../testdata/refdata/ipasn_20260730.every3700th.dat"}
+	cfg.Baselines = []string{base}
 	cfg.PerClass = 40
 	res, err := Generate(context.Background(), cfg)
 	if err != nil {
@@ -627,6 +651,15 @@ func TestDormantVictims(t *testing.T) {
 			dormant++
 			if x.first >= 0 || len(x.baseOrigins) != 1 || x.baseOrigins[0] != in.VictimASN {
 				t.Errorf("instance %d: dormant victim %s is not a one-origin baseline prefix of %d", in.ID, in.VictimPrefix, in.VictimASN)
+			}
+			covered := false
+			for _, y := range bg.prefixes {
+				if len(y.peers) > 0 && y.prefix.Bits() < x.prefix.Bits() && y.prefix.Contains(x.prefix.Addr()) && slices.Contains(y.origins, in.VictimASN) {
+					covered = true
+				}
+			}
+			if !covered {
+				t.Errorf("instance %d: dormant victim %s is not inside space %d announces", in.ID, in.VictimPrefix, in.VictimASN)
 			}
 		}
 	}
