@@ -117,7 +117,11 @@ type Eventer struct {
 	// confirming are the alerts that met their opening conditions and
 	// wait for EventerConfig.Confirm.
 	confirming []*alert
-	now        time.Time
+	// victims are the prefixes of open (or lately resolved) origin and
+	// sub-prefix hijack alerts, with their expected origins: the victims'
+	// own announcements there are their response (VetoVictimResponse).
+	victims map[netip.Prefix]victim
+	now     time.Time
 	// Counters.
 	Opened, Resolved, Dropped, Reopened int64
 	// Transient counts the alerts that met their opening conditions but
@@ -177,11 +181,20 @@ const (
 	// hijacks on record were made by regional networks (AS10297 against
 	// Amazon Route 53 in 2018, AS9457 against KLAYswap in 2022).
 	VetoPathClique
+	// VetoVictimResponse: a path-hijack verdict on a prefix whose own
+	// origin is the victim of an origin or sub-prefix hijack alert on that
+	// prefix or a covering one, open or resolved less than Quiet ago. A
+	// hijacked network answers by announcing its space again, often
+	// through providers it has never used (YouTube's /24 through AS852 and
+	// AS11164 on 2008-02-24) or as more-specifics: the mitigation ARTEMIS
+	// automates. Each such announcement looks like a forged path, and
+	// reporting the victim's defence as an attack is the worse error.
+	VetoVictimResponse
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response"}
 
 // clique is the tier-1 clique of c's address family.
 func clique(c *features.Candidate) []uint32 {
@@ -249,7 +262,8 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	if cfg.MinWeakShare == 0 {
 		cfg.MinWeakShare = 0.5
 	}
-	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, closed: map[groupKey]*alert{}, shard: -1}
+	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, closed: map[groupKey]*alert{},
+		victims: map[netip.Prefix]victim{}, shard: -1}
 }
 
 // SetShard tells the Eventer which shard (Kafka partition of the updates
@@ -317,6 +331,10 @@ func (e *Eventer) AddLazy(c *features.Candidate, v Verdict, reasons func() ([]*p
 	}
 	if why := veto(k, c); why >= 0 {
 		e.Vetoed[why]++
+		return nil
+	}
+	if k == PathHijack && e.victimResponse(c) {
+		e.Vetoed[VetoVictimResponse]++
 		return nil
 	}
 	a := e.alertFor(k, c)
@@ -438,6 +456,9 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	pn := peerName(u)
 	a.peers[pn] = struct{}{}
 	a.holders[holder{pn, u.Prefix, u.PathID}] = struct{}{}
+	if a.opened {
+		e.markVictims(a, u.Prefix, u.Time)
+	}
 	// The peers that carry it: those that joined, or those the state saw
 	// carrying the route before, whichever is more.
 	a.ev.PeerCount = uint32(max(len(a.peers), a.prior+1))
@@ -468,9 +489,58 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	}
 }
 
+// victim is a prefix under an origin or sub-prefix hijack alert.
+type victim struct {
+	origins []uint32
+	until   time.Time // stream time after which a response is no longer one
+}
+
+// markVictims records prefix p of an opened origin or sub-prefix hijack
+// alert a as under attack until Quiet after t. Only the hijacked prefix:
+// the victim answers with it or its more-specifics (YouTube's /24 and
+// /25s), and other announcements of its covering space are not marked.
+func (e *Eventer) markVictims(a *alert, p netip.Prefix, t time.Time) {
+	if a.key.typ != OriginHijack && a.key.typ != SubprefixHijack || len(a.ev.ExpectedOrigins) == 0 {
+		return
+	}
+	v := e.victims[p]
+	for _, o := range a.ev.ExpectedOrigins {
+		if !slices.Contains(v.origins, o) {
+			v.origins = append(v.origins, o)
+		}
+	}
+	if until := t.Add(e.cfg.Quiet); until.After(v.until) {
+		v.until = until
+	}
+	e.victims[p] = v
+}
+
+// victimResponse reports whether c announces, from one of its expected
+// origins, a prefix under (or equal to) one that an origin or sub-prefix
+// hijack alert is about (VetoVictimResponse).
+func (e *Eventer) victimResponse(c *features.Candidate) bool {
+	if len(e.victims) == 0 || c.Update == nil || c.Origin == 0 {
+		return false
+	}
+	p := c.Update.Prefix
+	for bits := p.Bits(); bits >= 0; bits-- {
+		q, err := p.Addr().Prefix(bits)
+		if err != nil {
+			break
+		}
+		if v, ok := e.victims[q]; ok && e.now.Before(v.until) && slices.Contains(v.origins, c.Origin) {
+			return true
+		}
+	}
+	return false
+}
+
 // open opens alert a at time t.
 func (e *Eventer) open(a *alert, t time.Time) {
 	a.opened = true
+	for p := range a.prefixes {
+		e.markVictims(a, p, t)
+	}
 	a.qualifiedAt = time.Time{}
 	if a.reopen {
 		e.Reopened++
@@ -624,6 +694,10 @@ func (e *Eventer) resolve(a *alert, why string, t time.Time) {
 		return
 	}
 	e.Resolved++
+	// The victim may still answer the attack for a while.
+	for p := range a.prefixes {
+		e.markVictims(a, p, t)
+	}
 	a.ev.Resolution = why
 	e.send(a, pb.AlertState_RESOLVED, t)
 	a.resolvedAt = t
@@ -682,6 +756,11 @@ func (e *Eventer) advance(t time.Time) {
 	for k, a := range e.closed {
 		if t.Sub(a.resolvedAt) >= e.cfg.Quiet {
 			delete(e.closed, k)
+		}
+	}
+	for p, v := range e.victims {
+		if !t.Before(v.until) {
+			delete(e.victims, p)
 		}
 	}
 }

@@ -547,3 +547,46 @@ func TestVetoClique(t *testing.T) {
 		}
 	}
 }
+
+// TestVetoVictimResponse: while an origin hijack alert on a prefix is open,
+// and for Quiet after it resolved, a path-hijack verdict on that prefix or
+// a more-specific of it whose origin is the victim (the victim announcing
+// its space through a new provider) is vetoed; another origin's, or the
+// victim's after that time, is not.
+func TestVetoVictimResponse(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, Quiet: time.Hour}, r.emit)
+	forged := func(at time.Duration, peer int, prefix string, next, origin uint32) {
+		u := upd(at, peer, prefix, uint32(peer), next, origin)
+		c := cand(u)
+		c.NewLinkAS = next
+		e.Add(c, verdict(PathHijack, 0.99), nil)
+		e.Route(u)
+	}
+	// AS17557 hijacks AS36561's /24.
+	feed(e, upd(0, 1, "208.65.153.0/24", 1, 3491, 17557), OriginHijack, 0.99, 36561)
+	feed(e, upd(time.Second, 2, "208.65.153.0/24", 2, 3491, 17557), OriginHijack, 0.99, 36561)
+	if len(r.evs) != 1 {
+		t.Fatalf("hijack: events %v", r.evs)
+	}
+	// YouTube answers through new providers: its /24 and a /25.
+	forged(time.Hour+30*time.Minute, 3, "208.65.153.0/24", 852, 36561)
+	forged(time.Hour+31*time.Minute, 4, "208.65.153.0/24", 852, 36561)
+	forged(time.Hour+32*time.Minute, 3, "208.65.153.128/25", 11164, 36561)
+	forged(time.Hour+33*time.Minute, 4, "208.65.153.128/25", 11164, 36561)
+	if e.Vetoed[VetoVictimResponse] != 4 || len(r.evs) != 2 || r.evs[1].State != pb.AlertState_RESOLVED {
+		t.Fatalf("victim's response: vetoed %v, events %v", e.Vetoed, r.evs)
+	}
+	// Another origin's forged path on the prefix is not a response.
+	forged(time.Hour+34*time.Minute, 3, "208.65.153.0/24", 64999, 64998)
+	forged(time.Hour+35*time.Minute, 4, "208.65.153.0/24", 64999, 64998)
+	if len(r.evs) != 3 || r.evs[2].SuspectAsn != 64999 {
+		t.Fatalf("another origin: events %v", r.evs)
+	}
+	// Past Quiet after the hijack resolved, the victim's new path counts.
+	forged(4*time.Hour, 3, "208.65.153.0/25", 9002, 36561)
+	forged(4*time.Hour+time.Second, 4, "208.65.153.0/25", 9002, 36561)
+	if e.Vetoed[VetoVictimResponse] != 4 || r.evs[len(r.evs)-1].SuspectAsn != 9002 {
+		t.Fatalf("hours later: vetoed %v, events %v", e.Vetoed, r.evs)
+	}
+}

@@ -91,6 +91,9 @@ class TrainParams:
     # Cap of a class weight relative to benign (keeps a class with very few
     # rows from dominating).
     max_class_weight: float = 1000.0
+    # LightGBM's seed (None: the configuration's seed, which also drives
+    # the injection); pipeline --lgb-seed overrides it.
+    seed: int | None = None
     # Why these values (shown in the report; not a LightGBM parameter).
     note: str = ""
 

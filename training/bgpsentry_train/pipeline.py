@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit(f"pipeline: the {s} split is empty")
 
     log(f"pipeline: training (<= {cfg.train.max_rounds} rounds, {cfg.train.num_threads} thread(s))")
-    lgb_seed = cfg.seed if args.lgb_seed is None else args.lgb_seed
+    lgb_seed = args.lgb_seed if args.lgb_seed is not None else cfg.train.seed if cfg.train.seed is not None else cfg.seed
     trained = train.train(parts["train"], parts["valid"], names, cfg.train, lgb_seed)
     timings["train"] = time.monotonic() - t
     log(f"pipeline: best round {trained.best_iteration} of {trained.rounds_run}, valid logloss {trained.valid_logloss:.5f}")
@@ -238,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--jobs", type=int, default=2, help="backgrounds injected/featurized at once (default: 2)")
     ap.add_argument("--source-root", type=Path, default=REPO_ROOT, help="Go sources --bin is built from; their hash keys the cached rows (default: the repository)")
     ap.add_argument("--lgb-seed", type=int, default=None,
-                    help="LightGBM's seed alone (default: the configuration's seed, which also drives the injection): "
+                    help="LightGBM's seed alone (default: train.seed of the configuration, else its seed, which also drives the injection): "
                          "retrain on the same rows with other seeds to see how much of a difference is the model's variance")
     ap.add_argument("--no-export", action="store_true", help="do not write --model-dir and --fixture-dir (the run's copy still goes to OUT/model)")
     return ap

@@ -33,7 +33,7 @@ type newOrigin struct {
 func (s *newOrigin) build(g *generator) bool {
 	f := g.pickFamily()
 	pick := g.pickVictim
-	if s.dormant > 0 && g.chance(s.dormant) {
+	if s.dormant > 0 && len(g.dormant[f]) > 0 && g.chance(s.dormant) {
 		pick = g.pickDormant
 	}
 	xi, ok := pick(f, func(x *prefixInfo) bool {

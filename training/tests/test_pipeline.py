@@ -610,6 +610,13 @@ def test_lgb_seed_reaches_lightgbm_alone(fake_setup, monkeypatch):
     assert pipeline.main(argv + ["--no-export"]) == 0
     assert seeds == [11, 5]
     assert calls.read_text().splitlines() == ["featurize", "featurize"]  # only --schema
+    # train.seed of the configuration, when given, is LightGBM's.
+    cpath = Path(argv[argv.index("--config") + 1])
+    conf = json.loads(cpath.read_text())
+    conf["train"]["seed"] = 9
+    cpath.write_text(json.dumps(conf))
+    assert pipeline.main(argv + ["--no-export"]) == 0
+    assert seeds[-1] == 9
 
 
 def report_placeholder() -> str:
