@@ -171,3 +171,34 @@ func (p promauto) counterVec(name, help string, labels ...string) *prometheus.Co
 	p.reg.MustRegister(c)
 	return c
 }
+
+var (
+	descVetoed = prometheus.NewDesc("bgpsentry_verdicts_vetoed_total",
+		"Flagged verdicts the event layer refused, by reason (what the routing data says overrules the model).", []string{"reason"}, nil)
+	descAlerts = prometheus.NewDesc("bgpsentry_alerts_total",
+		"Alerts by outcome: opened (new), reopened (back within the quiet time, under their id), resolved, "+
+			"dropped (never reached the opening conditions), transient (withdrawn before Confirm; also in dropped).", []string{"outcome"}, nil)
+)
+
+// eventerStats exports the Eventer's counters, read under the state lock
+// at scrape time (the Eventer runs on the classifier goroutine).
+type eventerStats struct{ s *service }
+
+func (eventerStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descVetoed
+	ch <- descAlerts
+}
+
+func (c eventerStats) Collect(ch chan<- prometheus.Metric) {
+	c.s.stMu.RLock()
+	e := c.s.ev
+	vetoed := e.Vetoed
+	out := map[string]int64{"opened": e.Opened, "reopened": e.Reopened, "resolved": e.Resolved, "dropped": e.Dropped, "transient": e.Transient}
+	c.s.stMu.RUnlock()
+	for i, n := range vetoed {
+		ch <- prometheus.MustNewConstMetric(descVetoed, prometheus.CounterValue, float64(n), classifier.VetoNames[i])
+	}
+	for k, n := range out {
+		ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.CounterValue, float64(n), k)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/bgpsentry/bgpsentry/classifier"
 	"github.com/bgpsentry/bgpsentry/features"
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 )
@@ -242,6 +243,24 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if metricValue(m, "bgpsentry_model_info") != 1 || metricValue(m, "process_resident_memory_bytes") <= 0 {
 		t.Error("model info or process metrics missing")
+	}
+	// The Eventer's counters: every OPEN event is an alert opened or
+	// reopened, every RESOLVED one an alert resolved; each veto reason
+	// has its sample, and some verdicts were vetoed on this scenario.
+	opens := metricValue(m, "bgpsentry_alert_events_total", `state="OPEN"`)
+	if got := metricValue(m, "bgpsentry_alerts_total", `outcome="opened"`) + metricValue(m, "bgpsentry_alerts_total", `outcome="reopened"`); got != opens || opens == 0 {
+		t.Errorf("alerts opened + reopened = %v, OPEN events %v", got, opens)
+	}
+	if got, want := metricValue(m, "bgpsentry_alerts_total", `outcome="resolved"`), metricValue(m, "bgpsentry_alert_events_total", `state="RESOLVED"`); got != want {
+		t.Errorf("alerts resolved = %v, RESOLVED events %v", got, want)
+	}
+	for _, reason := range classifier.VetoNames {
+		if !strings.Contains(m, `bgpsentry_verdicts_vetoed_total{reason="`+reason+`"}`) {
+			t.Errorf("no vetoed-verdicts sample for %q", reason)
+		}
+	}
+	if metricValue(m, "bgpsentry_verdicts_vetoed_total") == 0 {
+		t.Error("no verdict vetoed on the scenario")
 	}
 
 	// Periodic snapshot, then the final one at shutdown.

@@ -206,6 +206,7 @@ func (s *service) run(ctx context.Context) (err error) {
 		MinWeakShare: weakShare(cfg.Events.MinWeakShare), Quiet: cfg.Events.Quiet.D(), Pending: cfg.Events.Pending.D(),
 	}, func(e *pb.AlertEvent) { s.emit(ctx, e) })
 	s.ev.SetSequence(s.restoredSeq)
+	s.m.reg.MustRegister(eventerStats{s})
 	if cfg.GRPC.Listen != "" {
 		if err := s.startGRPC(ctx, &wg, &stops, fail); err != nil {
 			return err
