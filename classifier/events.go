@@ -456,8 +456,8 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	pn := peerName(u)
 	a.peers[pn] = struct{}{}
 	a.holders[holder{pn, u.Prefix, u.PathID}] = struct{}{}
-	if a.opened {
-		e.markVictims(a, u.Prefix, u.Time)
+	if a.opened && a.hasVictim() {
+		e.markVictim(a, u.Prefix, u.Time)
 	}
 	// The peers that carry it: those that joined, or those the state saw
 	// carrying the route before, whichever is more.
@@ -495,14 +495,18 @@ type victim struct {
 	until   time.Time // stream time after which a response is no longer one
 }
 
-// markVictims records prefix p of an opened origin or sub-prefix hijack
-// alert a as under attack until Quiet after t. Only the hijacked prefix:
-// the victim answers with it or its more-specifics (YouTube's /24 and
-// /25s), and other announcements of its covering space are not marked.
-func (e *Eventer) markVictims(a *alert, p netip.Prefix, t time.Time) {
-	if a.key.typ != OriginHijack && a.key.typ != SubprefixHijack || len(a.ev.ExpectedOrigins) == 0 {
-		return
-	}
+// hasVictim reports whether alert a names a victim whose own answers
+// VetoVictimResponse protects: an origin or sub-prefix hijack with
+// expected origins.
+func (a *alert) hasVictim() bool {
+	return (a.key.typ == OriginHijack || a.key.typ == SubprefixHijack) && len(a.ev.ExpectedOrigins) > 0
+}
+
+// markVictim records prefix p of an opened alert a (hasVictim) as under
+// attack until Quiet after t. Only the hijacked prefix: the victim
+// answers with it or its more-specifics (YouTube's /24 and /25s), and
+// other announcements of its covering space are not marked.
+func (e *Eventer) markVictim(a *alert, p netip.Prefix, t time.Time) {
 	v := e.victims[p]
 	for _, o := range a.ev.ExpectedOrigins {
 		if !slices.Contains(v.origins, o) {
@@ -538,8 +542,10 @@ func (e *Eventer) victimResponse(c *features.Candidate) bool {
 // open opens alert a at time t.
 func (e *Eventer) open(a *alert, t time.Time) {
 	a.opened = true
-	for p := range a.prefixes {
-		e.markVictims(a, p, t)
+	if a.hasVictim() {
+		for p := range a.prefixes {
+			e.markVictim(a, p, t)
+		}
 	}
 	a.qualifiedAt = time.Time{}
 	if a.reopen {
@@ -586,18 +592,12 @@ func (e *Eventer) confirm(t time.Time, final bool) {
 	}
 }
 
-// Finish opens, at stream time t, the alerts EventerConfig.Confirm still
-// holds back whose routes are carried at the end of the input: a batch
-// that ends cannot wait for them, and a hijack that was still in place
-// when the data stopped is not to be lost. Call it once the input is
-// read.
-func (e *Eventer) Finish(t time.Time) {
-	e.advance(t)
-	if t.Before(e.now) {
-		t = e.now
-	}
-	e.confirm(t, true)
-}
+// Finish opens, at the last stream time seen, the alerts
+// EventerConfig.Confirm still holds back whose routes are carried at the
+// end of the input: a batch that ends cannot wait for them, and a hijack
+// that was still in place when the data stopped is not to be lost. Call
+// it once the input is read.
+func (e *Eventer) Finish() { e.confirm(e.now, true) }
 
 func (e *Eventer) send(a *alert, st pb.AlertState, t time.Time) {
 	e.seq++
@@ -694,9 +694,11 @@ func (e *Eventer) resolve(a *alert, why string, t time.Time) {
 		return
 	}
 	e.Resolved++
-	// The victim may still answer the attack for a while.
-	for p := range a.prefixes {
-		e.markVictims(a, p, t)
+	if a.hasVictim() {
+		// The victim may still answer the attack for a while.
+		for p := range a.prefixes {
+			e.markVictim(a, p, t)
+		}
 	}
 	a.ev.Resolution = why
 	e.send(a, pb.AlertState_RESOLVED, t)

@@ -496,7 +496,7 @@ func TestConfirmHoldsBackTransientRoutes(t *testing.T) {
 	// was still carried when the data stopped.
 	feed(e, upd(4*time.Minute, 1, "10.2.0.0/24", 1, 888), OriginHijack, 0.99, 100)
 	feed(e, upd(4*time.Minute+time.Second, 2, "10.2.0.0/24", 2, 888), OriginHijack, 0.99, 100)
-	e.Finish(time.Time{})
+	e.Finish()
 	if len(r.evs) != 2 || r.evs[1].SuspectAsn != 888 || r.evs[1].State != pb.AlertState_OPEN {
 		t.Fatalf("events after Finish = %v", r.evs)
 	}

@@ -248,7 +248,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if readErr != nil {
 		return readErr
 	}
-	ev.Finish(time.Time{})
+	ev.Finish()
 	bar.Stop()
 	if *events == "final" {
 		for _, e := range ev.Open() {
