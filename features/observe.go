@@ -45,6 +45,11 @@ type Candidate struct {
 	// not only a prefix-to-origin table) carried one of the Expected
 	// origins for the prefix or a prefix covering it, at any time.
 	ExpectedRouted bool
+	// OriginSibling: Origin and one of Expected are one organisation
+	// (Config.Orgs, or a sibling link of the relationships).
+	// NewLinkSibling: so are the two ends of the new link next to
+	// NewLinkAS.
+	OriginSibling, NewLinkSibling bool
 }
 
 // pathFacts are per-path facts that depend only on the path and the
@@ -595,6 +600,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 	for _, e := range c.Expected {
 		if s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(origin, e) {
 			vec[FOriginSiblingOfExpected] = 1
+			c.OriginSibling = true
 		}
 		if s.rel != nil {
 			switch s.rel.Rel(origin, e) {
@@ -606,6 +612,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 				vec[FOriginPeerOfExpected] = 1
 			case asrel.Sibling:
 				vec[FOriginSiblingOfExpected] = 1
+				c.OriginSibling = true
 			}
 		}
 		if _, ok := s.links[linkKey(origin, e)]; ok {
@@ -682,6 +689,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 		newLinks++
 		youngest = 0
 		c.NewLinkAS = a // keeps the one closest to the origin
+		c.NewLinkSibling = s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(a, b) || s.rel != nil && s.rel.Rel(a, b) == asrel.Sibling
 		vec[FNewLinkPosition] = float64(len(f.uniq) - 1 - i)
 		if i+1 == len(f.uniq)-1 {
 			vec[FOriginLinkNew] = 1
