@@ -21,9 +21,6 @@
 // from the origin towards path[0], so the step from path[i+1] to path[i]
 // is "up" when path[i+1] is a customer of path[i]. Prepending (repeated
 // ASes) is ignored everywhere; indices returned refer to the path as given.
-// A path with a loop (an AS twice, apart: allowas-in or AS-path
-// poisoning) does not trace a route's journey: Check gives it no valley
-// verdict (PathCheck.Loop) and Infer does not learn from it.
 //
 // # Inference
 //

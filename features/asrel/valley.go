@@ -65,10 +65,6 @@ type PathCheck struct {
 	Links          int // links between distinct adjacent ASes
 	Unknown        int // links of those with no known relation
 	Leak           Leak
-	// Loop: an AS appears twice, apart (allowas-in, AS-path poisoning).
-	// Such a path is not a route's journey, so it gets no valley verdict
-	// (ValleyFree, no Leak), as Infer does not learn from it either.
-	Loop bool
 }
 
 // ValleyFree reports whether path can be valley-free (RFC 7908, Gao):
@@ -96,11 +92,6 @@ func (g *Graph) Check(path []uint32) PathCheck {
 	runs := buf[:0]
 	for i, a := range path {
 		if i == 0 || a != path[i-1] {
-			for _, r := range runs {
-				if path[r] == a {
-					res.Loop = true
-				}
-			}
 			runs = append(runs, i)
 		}
 	}
@@ -116,7 +107,7 @@ func (g *Graph) Check(path []uint32) PathCheck {
 		if rel == Unknown {
 			res.Unknown++
 		}
-		if violated || res.Loop {
+		if violated {
 			continue
 		}
 		switch rel {
