@@ -200,11 +200,16 @@ const (
 	// AS9940 and AS23966, in the 2008 route-views2 files); a hijacker
 	// inside the victim's organisation is out of a detector's reach.
 	VetoSibling
+	// VetoLeakLoop: a route-leak verdict on a path in which an AS appears
+	// twice, apart (Candidate.Loop: allowas-in, AS-path poisoning). Such a
+	// path is no route's journey, so its valley names no leaker; the
+	// relationship inference does not learn from these paths either.
+	VetoLeakLoop
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling", "leak_loop"}
 
 // clique is the tier-1 clique of c's address family.
 func clique(c *features.Candidate) []uint32 {
@@ -220,6 +225,9 @@ func veto(k Class, c *features.Candidate) int {
 	case RouteLeak:
 		if c.Leaker == 0 {
 			return VetoLeakNoValley
+		}
+		if c.Loop {
+			return VetoLeakLoop
 		}
 		if c.LeakEstablished {
 			return VetoLeakEstablished

@@ -623,3 +623,22 @@ func TestVetoSibling(t *testing.T) {
 		}
 	}
 }
+
+// TestVetoLeakLoop: a route-leak verdict on a path with a loop opens
+// nothing; the same leak on a loop-free path does.
+func TestVetoLeakLoop(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+	for i, loop := range []bool{true, false} {
+		for peer := 1; peer <= 2; peer++ {
+			u := upd(time.Duration(i)*time.Minute+time.Duration(peer)*time.Second, peer, fmt.Sprintf("10.%d.0.0/16", i), uint32(peer), 64500, 100)
+			c := cand(u)
+			c.Leaker, c.Leak, c.Loop = 64500, asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}, loop
+			e.Add(c, verdict(RouteLeak, 0.99), nil)
+			e.Route(u)
+		}
+	}
+	if e.Vetoed[VetoLeakLoop] != 2 || len(r.evs) != 1 || r.evs[0].Prefix != "10.1.0.0/16" {
+		t.Errorf("vetoed %v, events %v; want the loop path's two verdicts vetoed and one leak open", e.Vetoed, r.evs)
+	}
+}

@@ -468,3 +468,17 @@ func TestSiblings(t *testing.T) {
 		t.Errorf("new link to another organisation: candidate = %+v", c)
 	}
 }
+
+// TestLoop: a path in which an AS appears twice, apart, is marked (its
+// valleys are not leaks); prepending is not a loop.
+func TestLoop(t *testing.T) {
+	s := newTestState(t, "")
+	_, c := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 3, 1, 1, 2, 100)))
+	if !c.Loop {
+		t.Errorf("1 3 1 2 100: candidate = %+v, want Loop", c)
+	}
+	_, c = observe(t, s, ann(2*time.Minute, peerB, "10.0.0.0/16", path(1, 3, 3, 3, 2, 100)))
+	if c.Loop {
+		t.Errorf("1 3 3 3 2 100 (prepending): candidate = %+v, want no Loop", c)
+	}
+}

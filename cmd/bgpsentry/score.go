@@ -328,8 +328,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d (withdrawn before --confirm %d)\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped, ev.Transient)
-	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation\n",
-		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling])
+	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation, %d route leaks on a path with a loop\n",
+		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling], ev.Vetoed[classifier.VetoLeakLoop])
 	reportSkips(stderr, &stats)
 	return nil
 }
