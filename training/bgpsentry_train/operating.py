@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def point(level: str, synth: dict, real: list[dict], real_elements: int) -> list
     for c in CLASSES:
         pc = synth["classes"][c]
         n = sum(r["by_type"].get(TYPE_OF[c], 0) for r in real)
-        rows.append({"level": level, "class": c, "recall": pc["recall_2peers"], "precision": pc["precision"],
+        # No event at all: precision is undefined, not 0.
+        prec = pc["precision"] if pc.get("events", 1) else float("nan")
+        rows.append({"level": level, "class": c, "recall": pc["recall_2peers"], "precision": prec,
                      "real_events": n, "real_per_million": n * 1e6 / real_elements if real_elements else 0.0})
     return rows
 
@@ -89,8 +92,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "# Event-level operating points",
         "",
         "Made by `make operating-points` (`python -m bgpsentry_train.operating`, "
-        "training/bgpsentry_train/operating.py). For each operating point: the held-out synthetic "
-        "test streams through `bgpsentry score` (events-eval.md explains the matching; recall over "
+        f"training/bgpsentry_train/operating.py). For each operating point: the synthetic "
+        f"{meta.get('split', 'test')} streams through `bgpsentry score` (events-eval.md explains the matching; recall over "
         "instances announced by at least two peers) and the real-data runs of realdata.json (no "
         "injection; the events of each type, true ones included: the default point's are judged one "
         "by one in realdata-events.md). `model` is the model's thresholds "
@@ -106,7 +109,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        out.append(f"| {r['level']} | {r['class']} | {r['recall']:.3f} | {r['precision']:.3f} | "
+        prec = "-" if math.isnan(r["precision"]) else f"{r['precision']:.3f}"
+        out.append(f"| {r['level']} | {r['class']} | {r['recall']:.3f} | {prec} | "
                    f"{r['real_events']} | {r['real_per_million']:.1f} |")
     out += ["", "| point | real events, all types (bogon origins included) | per million | YouTube 2008 found |",
             "|---|---|---|---|"]
@@ -118,13 +122,27 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _floor(level: str) -> float:
+    return 0.0 if level == "model" else float(level)
+
+
 def plot(rows: list[dict], path: Path) -> None:
+    """Per class: recall and precision against the class's events on real
+    traffic, the threshold points joined in order, other points apart."""
     fig, axes = plt.subplots(1, len(CLASSES), figsize=(16, 4.2), sharey=True)
     for ax, c in zip(axes, CLASSES):
         pts = [r for r in rows if r["class"] == c]
-        x = [r["real_per_million"] for r in pts]
-        ax.plot(x, [r["recall"] for r in pts], "o-", label="recall (>= 2 peers)")
-        ax.plot(x, [r["precision"] for r in pts], "s--", label="precision")
+        line = sorted((r for r in pts if r["level"] == "model" or r["level"].replace(".", "", 1).isdigit()),
+                      key=lambda r: _floor(r["level"]))
+        other = [r for r in pts if r not in line]
+        for sel, style in ((line, "-"), (other, "none")):
+            if not sel:
+                continue
+            x = [r["real_per_million"] for r in sel]
+            ax.plot(x, [r["recall"] for r in sel], marker="o", ls=style, color="C0",
+                    label="recall (>= 2 peers)" if style == "-" else None)
+            ax.plot(x, [r["precision"] for r in sel], marker="s", ls="--" if style == "-" else "none", color="C1",
+                    label="precision" if style == "-" else None)
         for r in pts:
             ax.annotate(r["level"], (r["real_per_million"], r["recall"]), textcoords="offset points",
                         xytext=(3, 4), fontsize=7)
@@ -133,7 +151,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_xlabel("events of this type per million real elements")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("synthetic test streams")
+    axes[0].set_ylabel("synthetic streams")
     axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle("Operating points: synthetic recall and precision against events on real traffic")
     fig.tight_layout()
@@ -150,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("training/out"), help="the training pipeline's work directory")
     ap.add_argument("--model", type=Path, default=Path("classifier/model"), help="model directory (its thresholds are the 'model' point)")
     ap.add_argument("--levels", default=",".join(DEFAULT_LEVELS), help="comma-separated operating points")
+    ap.add_argument("--split", default="test", choices=("valid", "test"),
+                    help="synthetic streams to score: 'valid' to choose an operating point, 'test' to report it")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--md", type=Path, default=Path("training/operating-points.md"))
     ap.add_argument("--plot", type=Path, default=Path("training/report/operating_points.png"))
@@ -164,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     for lv in levels:
         extra = ["--model", str(a.model.resolve())] + flags[lv]
         print(f"operating: {lv}: {' '.join(flags[lv]) or 'model thresholds'}", file=sys.stderr, flush=True)
-        synth = events_eval.evaluate(cfg, a.bin.resolve(), a.out.resolve(), "test", None, extra, a.jobs,
+        synth = events_eval.evaluate(cfg, a.bin.resolve(), a.out.resolve(), a.split, None, extra, a.jobs,
                                      log=lambda *x: None)
         rdir = a.out / "operating" / lv
         rdir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         n = sum(r["events"] for r in real)
         totals[lv] = {"events": n, "per_million": n * 1e6 / real_elements if real_elements else 0.0,
                       "youtube": youtube_found(rdir)}
-    meta = {"thresholds": thresholds, "real_elements": real_elements, "levels": levels, "totals": totals}
+    meta = {"thresholds": thresholds, "real_elements": real_elements, "levels": levels, "totals": totals,
+            "split": a.split}
+    (a.out / f"operating_{a.split}.json").write_text(json.dumps({"rows": rows, "meta": meta}, indent=1) + "\n")
     a.md.write_text(markdown(rows, meta))
     plot(rows, a.plot)
     print(markdown(rows, meta))

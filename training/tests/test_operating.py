@@ -25,6 +25,15 @@ def test_level_flags():
             operating.level_flags(bad, TH)
 
 
+def test_precision_without_events_is_undefined():
+    synth = {"classes": {c: {"recall_2peers": 0.0, "precision": 0.0, "events": 0} for c in operating.CLASSES}}
+    rows = operating.point("0.999", synth, [], 1)
+    assert all(r["precision"] != r["precision"] for r in rows)  # NaN
+    meta = {"thresholds": TH, "real_elements": 1, "levels": ["0.999"],
+            "totals": {"0.999": {"events": 0, "per_million": 0.0, "youtube": False}}}
+    assert "| 0.999 | route_leak | 0.000 | - | 0 | 0.0 |" in operating.markdown(rows, meta)
+
+
 def test_point_counts_real_events_by_type():
     synth = {"classes": {c: {"recall_2peers": 0.5, "precision": 0.8} for c in operating.CLASSES}}
     real = [{"by_type": {"ROUTE_LEAK": 3, "BOGON_ORIGIN": 1}}, {"by_type": {"ROUTE_LEAK": 1, "PATH_HIJACK": 2}}]
