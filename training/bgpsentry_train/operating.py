@@ -40,7 +40,7 @@ from . import events_eval, realdata  # noqa: E402
 
 CLASSES = ("origin_hijack", "subprefix_hijack", "path_hijack", "route_leak")
 TYPE_OF = {c: t for t, c in events_eval.TYPE_CLASS.items()}
-DEFAULT_LEVELS = ("model", "0.95", "0.99", "0.995", "0.998", "0.999", "mp3")
+DEFAULT_LEVELS = ("model", "0.9", "0.95", "0.98", "0.99", "0.993", "0.995", "0.998", "0.999", "mp3")
 _SAVE = {"dpi": 110, "metadata": {"Software": None}}
 
 
@@ -72,6 +72,28 @@ def point(level: str, synth: dict, real: list[dict], real_elements: int) -> list
         rows.append({"level": level, "class": c, "recall": pc["recall_2peers"], "precision": prec,
                      "real_events": n, "real_per_million": n * 1e6 / real_elements if real_elements else 0.0})
     return rows
+
+
+def choose(rows: list[dict], precision: float, keep: float = 0.5) -> dict[str, float]:
+    """targets.event_floors from the rows of the validation streams: per
+    class, the lowest threshold floor whose event precision reaches the
+    target, if it keeps at least `keep` of the class's recall at the
+    model's thresholds. No floor when the model's thresholds reach the
+    target already, or when no floor does so within that budget: a floor
+    that buys precision with most of a class's recall makes a detector
+    that misses the attacks it exists for (and the 2-peer lab hijack of
+    the peering tests)."""
+    floors = {}
+    for c in CLASSES:
+        pts = sorted((r for r in rows if r["class"] == c and (r["level"] == "model" or r["level"].replace(".", "", 1).isdigit())),
+                     key=lambda r: _floor(r["level"]))
+        base = next((r["recall"] for r in pts if r["level"] == "model"), None)
+        for r in pts:
+            if r["precision"] >= precision:  # NaN (no event) never is
+                if r["level"] != "model" and (base is None or r["recall"] >= keep * base):
+                    floors[c] = float(r["level"])
+                break
+    return floors
 
 
 def youtube_found(events_dir: Path) -> bool:
@@ -197,7 +219,11 @@ def main(argv: list[str] | None = None) -> int:
                       "youtube": youtube_found(rdir)}
     meta = {"thresholds": thresholds, "real_elements": real_elements, "levels": levels, "totals": totals,
             "split": a.split}
+    floors = choose(rows, cfg.targets.precision)
+    meta["floors"] = floors
     (a.out / f"operating_{a.split}.json").write_text(json.dumps({"rows": rows, "meta": meta}, indent=1) + "\n")
+    print(f"operating: event floors reaching precision {cfg.targets.precision} on the {a.split} streams "
+          f"(pipeline.json targets.event_floors): {json.dumps(floors)}", file=sys.stderr)
     a.md.write_text(markdown(rows, meta))
     plot(rows, a.plot)
     print(markdown(rows, meta))

@@ -64,3 +64,22 @@ def test_markdown_and_plot(tmp_path: Path):
     png = tmp_path / "op.png"
     operating.plot(rows, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_choose_lowest_floor_reaching_precision():
+    def rows(level, prec):
+        return [{"level": level, "class": c, "recall": 0.5, "precision": prec.get(c, 0.5),
+                 "real_events": 0, "real_per_million": 0.0} for c in operating.CLASSES]
+    nan = float("nan")
+    rs = (rows("model", {"subprefix_hijack": 0.96}) + rows("0.99", {"path_hijack": 0.9, "route_leak": 0.97})
+          + rows("0.98", {"route_leak": 0.975}) + rows("0.995", {"path_hijack": 1.0, "origin_hijack": nan})
+          + rows("mp3", {"origin_hijack": 1.0}))
+    # sub-prefix: the model reaches it (no floor); origin: no threshold point
+    # does (NaN: no event; mp3 is not a threshold); leak: 0.98 before 0.99.
+    assert operating.choose(rs, 0.95) == {"path_hijack": 0.995, "route_leak": 0.98}
+    # A floor that keeps less than half the recall of the model's point is
+    # not taken: path's first precise point keeps 0.2 of 0.5.
+    for r in rs:
+        if r["class"] == "path_hijack" and r["level"] == "0.995":
+            r["recall"] = 0.2
+    assert operating.choose(rs, 0.95) == {"route_leak": 0.98}
