@@ -61,11 +61,13 @@ train: build venv
 events-eval: build venv
 	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.events_eval --config training/pipeline.json --bin dist/bgpsentry --out training/out --split test --md training/events-eval.md
 
-# Event-level operating points (after make train): the synthetic test streams
-# and the real-data runs at several threshold floors; writes
-# training/operating-points.md and training/report/operating_points.png.
+# Event-level operating points (after make train): the synthetic validation
+# streams (where targets.event_floors are chosen) and test streams, and the
+# real-data runs, at several threshold floors; writes
+# training/operating-points{-valid,}.md and training/report/operating_points{_valid,}.png.
 operating-points: build venv
-	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --md training/operating-points.md --plot training/report/operating_points.png
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split valid --md training/operating-points-valid.md --plot training/report/operating_points_valid.png
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split test --md training/operating-points.md --plot training/report/operating_points.png
 
 # Go inference against Python's predictions on the same rows.
 parity: venv

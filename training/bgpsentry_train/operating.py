@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         t = meta["totals"][lv]
         out.append(f"| {lv} | {t['events']} | {t['per_million']:.1f} | {'yes' if t['youtube'] else '**no**'} |")
     out.append("")
-    out.append("![operating points](report/operating_points.png)")
+    out.append(f"![operating points]({meta.get('plot', 'report/operating_points.png')})")
     return "\n".join(out) + "\n"
 
 
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         totals[lv] = {"events": n, "per_million": n * 1e6 / real_elements if real_elements else 0.0,
                       "youtube": youtube_found(rdir)}
     meta = {"thresholds": thresholds, "real_elements": real_elements, "levels": levels, "totals": totals,
-            "split": a.split}
+            "split": a.split, "plot": os.path.relpath(a.plot, a.md.parent)}
     floors = choose(rows, cfg.targets.precision)
     meta["floors"] = floors
     (a.out / f"operating_{a.split}.json").write_text(json.dumps({"rows": rows, "meta": meta}, indent=1) + "\n")
