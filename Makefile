@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
 
-.PHONY: events-eval scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
+.PHONY: events-eval operating-points scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
 all: build
 
@@ -60,6 +60,14 @@ train: build venv
 # injected instances; writes training/events-eval.md.
 events-eval: build venv
 	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.events_eval --config training/pipeline.json --bin dist/bgpsentry --out training/out --split test --md training/events-eval.md
+
+# Event-level operating points (after make train): the synthetic validation
+# streams (where targets.event_floors are chosen) and test streams, and the
+# real-data runs, at several threshold floors; writes
+# training/operating-points{-valid,}.md and training/report/operating_points{_valid,}.png.
+operating-points: build venv
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split valid --md training/operating-points-valid.md --plot training/report/operating_points_valid.png
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split test --md training/operating-points.md --plot training/report/operating_points.png
 
 # Go inference against Python's predictions on the same rows.
 parity: venv

@@ -190,11 +190,26 @@ const (
 	// automates. Each such announcement looks like a forged path, and
 	// reporting the victim's defence as an attack is the worse error.
 	VetoVictimResponse
+	// VetoSibling: an origin or sub-prefix hijack verdict whose suspect
+	// origin and an expected origin are one organisation, or a path
+	// hijack verdict whose new link joins two ASes of one organisation
+	// (Candidate.OriginSibling, NewLinkSibling: --asorg, or sibling links
+	// of the relationships). A network moving its space between its own
+	// ASNs, or linking them, is the look-alike operators ask detectors
+	// to stay quiet on (the DoD's AS721 and AS5800-AS6055 block, or LDN's
+	// AS9940 and AS23966, in the 2008 route-views2 files); a hijacker
+	// inside the victim's organisation is out of a detector's reach.
+	VetoSibling
+	// VetoLeakLoop: a route-leak verdict on a path in which an AS appears
+	// twice, apart (Candidate.Loop: allowas-in, AS-path poisoning). Such a
+	// path is no route's journey, so its valley names no leaker; the
+	// relationship inference does not learn from these paths either.
+	VetoLeakLoop
 	numVetoes
 )
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling", "leak_loop"}
 
 // clique is the tier-1 clique of c's address family.
 func clique(c *features.Candidate) []uint32 {
@@ -211,6 +226,9 @@ func veto(k Class, c *features.Candidate) int {
 		if c.Leaker == 0 {
 			return VetoLeakNoValley
 		}
+		if c.Loop {
+			return VetoLeakLoop
+		}
 		if c.LeakEstablished {
 			return VetoLeakEstablished
 		}
@@ -220,6 +238,9 @@ func veto(k Class, c *features.Candidate) int {
 	case PathHijack:
 		if slices.Contains(clique(c), suspect(PathHijack, c)) {
 			return VetoPathClique
+		}
+		if c.NewLinkSibling {
+			return VetoSibling
 		}
 	case OriginHijack, SubprefixHijack:
 		if len(c.Expected) > 0 && !c.ExpectedRouted {
@@ -232,6 +253,9 @@ func veto(k Class, c *features.Candidate) int {
 					return VetoOwnerUpstream
 				}
 			}
+		}
+		if c.OriginSibling {
+			return VetoSibling
 		}
 	}
 	return -1

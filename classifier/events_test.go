@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -588,5 +589,56 @@ func TestVetoVictimResponse(t *testing.T) {
 	forged(4*time.Hour+time.Second, 4, "208.65.153.0/25", 9002, 36561)
 	if e.Vetoed[VetoVictimResponse] != 4 || r.evs[len(r.evs)-1].SuspectAsn != 9002 {
 		t.Fatalf("hours later: vetoed %v, events %v", e.Vetoed, r.evs)
+	}
+}
+
+// TestVetoSibling: hijack verdicts within one organisation (the suspect
+// origin a sibling of the expected one, or a new link between siblings)
+// open nothing; the same verdicts across organisations do.
+func TestVetoSibling(t *testing.T) {
+	for _, tc := range []struct {
+		k   Class
+		set func(c *features.Candidate, sibling bool)
+	}{
+		{OriginHijack, func(c *features.Candidate, sibling bool) { c.OriginSibling = sibling }},
+		{SubprefixHijack, func(c *features.Candidate, sibling bool) { c.OriginSibling, c.SubPrefix = sibling, true }},
+		{PathHijack, func(c *features.Candidate, sibling bool) {
+			c.NewLinkAS, c.NewLinkSibling, c.NewOrigin, c.Expected = 666, sibling, false, nil
+		}},
+	} {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+		for i, sibling := range []bool{true, false} {
+			prefix := fmt.Sprintf("10.%d.0.0/16", i)
+			for peer := 1; peer <= 2; peer++ {
+				u := upd(time.Duration(i)*time.Minute+time.Duration(peer)*time.Second, peer, prefix, uint32(peer), 666, 100)
+				c := cand(u, 200)
+				tc.set(c, sibling)
+				e.Add(c, verdict(tc.k, 0.99), nil)
+				e.Route(u)
+			}
+		}
+		if e.Vetoed[VetoSibling] != 2 || len(r.evs) != 1 || r.evs[0].Prefix != "10.1.0.0/16" || r.evs[0].Type != tc.k.AlertType() {
+			t.Errorf("%v: vetoed %v, events %v; want the siblings' two verdicts vetoed and the other alert open", tc.k, e.Vetoed, r.evs)
+		}
+	}
+}
+
+// TestVetoLeakLoop: a route-leak verdict on a path with a loop opens
+// nothing; the same leak on a loop-free path does.
+func TestVetoLeakLoop(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+	for i, loop := range []bool{true, false} {
+		for peer := 1; peer <= 2; peer++ {
+			u := upd(time.Duration(i)*time.Minute+time.Duration(peer)*time.Second, peer, fmt.Sprintf("10.%d.0.0/16", i), uint32(peer), 64500, 100)
+			c := cand(u)
+			c.Leaker, c.Leak, c.Loop = 64500, asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}, loop
+			e.Add(c, verdict(RouteLeak, 0.99), nil)
+			e.Route(u)
+		}
+	}
+	if e.Vetoed[VetoLeakLoop] != 2 || len(r.evs) != 1 || r.evs[0].Prefix != "10.1.0.0/16" {
+		t.Errorf("vetoed %v, events %v; want the loop path's two verdicts vetoed and one leak open", e.Vetoed, r.evs)
 	}
 }

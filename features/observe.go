@@ -45,12 +45,22 @@ type Candidate struct {
 	// not only a prefix-to-origin table) carried one of the Expected
 	// origins for the prefix or a prefix covering it, at any time.
 	ExpectedRouted bool
+	// Loop: an AS appears twice in Path, apart (allowas-in, AS-path
+	// poisoning): the path is no route's journey, so its valleys are
+	// not leaks.
+	Loop bool
+	// OriginSibling: Origin and one of Expected are one organisation
+	// (Config.Orgs, or a sibling link of the relationships).
+	// NewLinkSibling: so are the two ends of the new link next to
+	// NewLinkAS.
+	OriginSibling, NewLinkSibling bool
 }
 
 // pathFacts are per-path facts that depend only on the path and the
 // relationships, cached per interned *Path.
 type pathFacts struct {
 	uniq      []uint32
+	loop      bool // an AS twice in uniq
 	prepend   int
 	hasSet    bool
 	bogons    int
@@ -99,6 +109,9 @@ func (s *State) computeFacts(p *bgpfeed.Path, asns []uint32) *pathFacts {
 	}
 	if run-1 > f.prepend {
 		f.prepend = run - 1
+	}
+	for i, a := range f.uniq {
+		f.loop = f.loop || slices.Contains(f.uniq[i+1:], a)
 	}
 	f.bogons, _ = bogon.Path(f.uniq)
 	if s.rel != nil {
@@ -465,7 +478,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 	p := u.Prefix
 	ps, seen := s.prefixes.Get(p)
 
-	c := &Candidate{Update: u, Path: f.uniq, Origin: origin}
+	c := &Candidate{Update: u, Path: f.uniq, Origin: origin, Loop: f.loop}
 	for i := range vec {
 		vec[i] = 0
 	}
@@ -595,6 +608,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 	for _, e := range c.Expected {
 		if s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(origin, e) {
 			vec[FOriginSiblingOfExpected] = 1
+			c.OriginSibling = true
 		}
 		if s.rel != nil {
 			switch s.rel.Rel(origin, e) {
@@ -606,6 +620,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 				vec[FOriginPeerOfExpected] = 1
 			case asrel.Sibling:
 				vec[FOriginSiblingOfExpected] = 1
+				c.OriginSibling = true
 			}
 		}
 		if _, ok := s.links[linkKey(origin, e)]; ok {
@@ -682,6 +697,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 		newLinks++
 		youngest = 0
 		c.NewLinkAS = a // keeps the one closest to the origin
+		c.NewLinkSibling = s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(a, b) || s.rel != nil && s.rel.Rel(a, b) == asrel.Sibling
 		vec[FNewLinkPosition] = float64(len(f.uniq) - 1 - i)
 		if i+1 == len(f.uniq)-1 {
 			vec[FOriginLinkNew] = 1

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/features/asorg"
 	"github.com/bgpsentry/bgpsentry/features/asrel"
 	"github.com/bgpsentry/bgpsentry/features/rpki"
 )
@@ -434,5 +435,50 @@ func TestExpectedRouted(t *testing.T) {
 		if _, c := observe(t, s, ann(3*time.Minute, peerA, "10.0.0.0/24", path(1, 777))); !c.ExpectedRouted {
 			t.Errorf("lazy %v: 10.0.0.0/24 after AS100's own update: not routed (expected %v)", lazy, c.Expected)
 		}
+	}
+}
+
+// TestSiblings: AS666 and AS100 are one organisation (as-org data), so
+// 666 taking 100's prefix, or announcing it behind a link to it that is
+// new, is marked as a move within the organisation; AS2, of another
+// organisation, is not.
+func TestSiblings(t *testing.T) {
+	orgs, err := asorg.Read(strings.NewReader(`{"type":"Organization","organizationId":"ORG-A","name":"A","country":"NL","source":"RIPE"}
+{"type":"Organization","organizationId":"ORG-B","name":"B","country":"NL","source":"RIPE"}
+{"type":"ASN","asn":"666","organizationId":"ORG-A","name":"A-1","source":"RIPE"}
+{"type":"ASN","asn":"100","organizationId":"ORG-A","name":"A-2","source":"RIPE"}
+{"type":"ASN","asn":"2","organizationId":"ORG-B","name":"B-1","source":"RIPE"}
+`), "orgs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestState(t, "")
+	s.cfg.Orgs = orgs
+	vec, c := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 3, 666)))
+	want(t, vec, FOriginSiblingOfExpected, 1)
+	if !c.OriginSibling || c.NewLinkSibling {
+		t.Errorf("origin change to a sibling: candidate = %+v", c)
+	}
+	_, c = observe(t, s, ann(2*time.Minute, peerC, "10.9.0.0/16", path(9, 1, 3, 100, 666)))
+	if c.NewLinkAS != 100 || !c.NewLinkSibling || c.OriginSibling {
+		t.Errorf("new link between siblings: candidate = %+v", c)
+	}
+	_, c = observe(t, s, ann(3*time.Minute, peerB, "10.9.0.0/16", path(9, 1, 2, 666)))
+	if c.NewLinkAS != 2 || c.NewLinkSibling {
+		t.Errorf("new link to another organisation: candidate = %+v", c)
+	}
+}
+
+// TestLoop: a path in which an AS appears twice, apart, is marked (its
+// valleys are not leaks); prepending is not a loop.
+func TestLoop(t *testing.T) {
+	s := newTestState(t, "")
+	_, c := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 3, 1, 1, 2, 100)))
+	if !c.Loop {
+		t.Errorf("1 3 1 2 100: candidate = %+v, want Loop", c)
+	}
+	_, c = observe(t, s, ann(2*time.Minute, peerB, "10.0.0.0/16", path(1, 3, 3, 3, 2, 100)))
+	if c.Loop {
+		t.Errorf("1 3 3 3 2 100 (prepending): candidate = %+v, want no Loop", c)
 	}
 }

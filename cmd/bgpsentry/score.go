@@ -9,6 +9,8 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +49,41 @@ func weakShare(v float64) float64 {
 	return v
 }
 
+// thresholdFlags are --threshold CLASS=P overrides of the model's alert
+// thresholds.
+type thresholdFlags map[classifier.Class]float64
+
+func (t thresholdFlags) String() string { return fmt.Sprint(map[classifier.Class]float64(t)) }
+
+func (t thresholdFlags) Set(v string) error {
+	name, p, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want CLASS=PROBABILITY, e.g. path_hijack=0.995, not %q", v)
+	}
+	k := classifier.Benign
+	for i, n := range classifier.ClassNames {
+		if i > 0 && n == name {
+			k = classifier.Class(i)
+		}
+	}
+	if k == classifier.Benign {
+		return fmt.Errorf("unknown class %q: want one of %s", name, strings.Join(classifier.ClassNames[1:], ", "))
+	}
+	f, err := strconv.ParseFloat(p, 64)
+	if err != nil || !(f > 0 && f <= 1) {
+		return fmt.Errorf("%s: threshold %q is not a probability in (0, 1]", name, p)
+	}
+	t[k] = f
+	return nil
+}
+
+// apply sets the overrides on clf.
+func (t thresholdFlags) apply(clf *classifier.Classifier) {
+	for k, f := range t {
+		clf.SetThreshold(k, f)
+	}
+}
+
 func loadClassifier(dir string) (*classifier.Classifier, error) {
 	if dir != "" {
 		return classifier.Load(dir)
@@ -71,6 +108,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	sf.lazy = true // a batch: nothing reads the state concurrently
 	defer batchGC()()
 	modelDir := fs.String("model", "", "model directory with model.txt and model.json (default: the model embedded in the binary)")
+	thresholds := thresholdFlags{}
+	fs.Var(thresholds, "threshold", "`CLASS=P`: alert threshold of a class instead of the model's (origin_hijack, subprefix_hijack, path_hijack, route_leak); higher is quieter, at the cost of missed attacks (training/REPORT.md has the trade-off); repeatable")
 	out := fs.String("o", "-", "output file for the events ('-' = standard output)")
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
 	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path, e.g. rrc01, route-views2)")
@@ -97,6 +136,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if err != nil {
 		return err
 	}
+	thresholds.apply(clf)
 	in := bgpfeed.NewInterner(0)
 	opts := mrt.Options{Interner: in, Source: *collector}
 	st, err := sf.newState(ctx, fs.Args(), opts, stderr)
@@ -288,8 +328,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d (withdrawn before --confirm %d)\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped, ev.Transient)
-	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response\n",
-		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse])
+	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation, %d route leaks on a path with a loop\n",
+		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling], ev.Vetoed[classifier.VetoLeakLoop])
 	reportSkips(stderr, &stats)
 	return nil
 }

@@ -113,3 +113,34 @@ func TestScoreBogonOrigin2022(t *testing.T) {
 		t.Errorf("bogon-origin events %v, want one for 103.109.236.0/24 by AS65551", bogons)
 	}
 }
+
+func TestThresholdFlags(t *testing.T) {
+	clf, err := classifier.Default()
+	if errors.Is(err, classifier.ErrNoModel) {
+		t.Skip("no model embedded in classifier/model yet (make train writes it)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := thresholdFlags{}
+	for _, v := range []string{"path_hijack=0.995", "route_leak=1"} {
+		if err := th.Set(v); err != nil {
+			t.Fatalf("Set(%q): %v", v, err)
+		}
+	}
+	before := clf.Threshold(classifier.OriginHijack)
+	th.apply(clf)
+	if clf.Threshold(classifier.PathHijack) != 0.995 || clf.Threshold(classifier.RouteLeak) != 1 || clf.Threshold(classifier.OriginHijack) != before {
+		t.Errorf("thresholds after apply: path %v, leak %v, origin %v (was %v)", clf.Threshold(classifier.PathHijack),
+			clf.Threshold(classifier.RouteLeak), clf.Threshold(classifier.OriginHijack), before)
+	}
+	for _, bad := range []string{"path_hijack", "benign=0.5", "leak=0.9", "path_hijack=0", "path_hijack=1.5", "path_hijack=x"} {
+		if err := th.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+	code, _, errOut := runCmd("score", "--threshold", "route_leak=high", "x.mrt")
+	if code != 2 || !strings.Contains(errOut, "not a probability") {
+		t.Errorf("score --threshold route_leak=high: exit %d, %q", code, errOut)
+	}
+}

@@ -56,6 +56,7 @@ class ThresholdChoice:
     recall: float  # one-vs-rest recall at the threshold (gated=0 positives are misses)
     positives: int
     reached: bool
+    floor: float | None = None  # the event-level floor raised the threshold to this (targets.event_floors)
 
 
 def ovr_curve(score: np.ndarray, pos: np.ndarray, w: np.ndarray, n_pos_total: float):
@@ -80,7 +81,9 @@ def ovr_curve(score: np.ndarray, pos: np.ndarray, w: np.ndarray, n_pos_total: fl
 def choose_thresholds(df: pd.DataFrame, proba: np.ndarray, targets: Targets) -> dict[str, ThresholdChoice]:
     """Per attack class: the lowest threshold whose one-vs-rest precision on
     these rows is >= targets.precision, clamped to [threshold_min,
-    threshold_max]. When no threshold reaches the target, threshold_max."""
+    threshold_max]. When no threshold reaches the target, threshold_max.
+    Then raised to the class's event-level floor (targets.event_floors),
+    if it has one above."""
     y = label_index(df["label"])
     w = _weights(df)
     out = {}
@@ -93,10 +96,13 @@ def choose_thresholds(df: pd.DataFrame, proba: np.ndarray, targets: Targets) -> 
         ok = np.flatnonzero(prec >= targets.precision)
         raw = float(t[ok[0]]) if len(ok) and n_pos > 0 else None
         th = targets.threshold_max if raw is None else min(max(raw, targets.threshold_min), targets.threshold_max)
+        floor = targets.event_floors.get(c)
+        floor = float(floor) if floor is not None and floor > th else None
+        th = floor if floor is not None else th
         sel = np.nan_to_num(proba[:, k], nan=-1.0) >= th
         p_at = float(w[sel & pos].sum() / w[sel].sum()) if w[sel].sum() > 0 else float("nan")
         r_at = float(w[sel & pos].sum() / n_pos) if n_pos > 0 else float("nan")
-        out[c] = ThresholdChoice(th, raw, p_at, r_at, int(pos.sum()), bool(raw is not None and p_at >= targets.precision))
+        out[c] = ThresholdChoice(th, raw, p_at, r_at, int(pos.sum()), bool(raw is not None and p_at >= targets.precision), floor)
     return out
 
 

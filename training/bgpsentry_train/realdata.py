@@ -18,11 +18,14 @@ import sys
 from pathlib import Path
 
 
-def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: bool = True, all_baselines: bool = False) -> dict:
+def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: bool = True, all_baselines: bool = False,
+        reference: list[str] | None = None) -> dict:
+    """One run of score; reference are the flags every run gets (the
+    configuration's --asorg, as the training rows had it)."""
     name = run_cfg["name"]
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     events = out / f"{slug}.jsonl"
-    cmd = [bin_path, "score", "-o", str(events)]
+    cmd = [bin_path, "score", "-o", str(events)] + (reference or [])
     use = baseline and (all_baselines or run_cfg.get("baseline_fits", True))
     for b in run_cfg.get("baseline", []) if use else []:
         cmd += ["--baseline", b]
@@ -64,12 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = json.loads(Path(a.config).read_text())
+    # The reference data the training rows were made with (pipeline.json),
+    # so that the real runs see the features the model learned from.
+    reference = ["--asorg", cfg["asorg"]] if cfg.get("asorg") else []
     results = []
     for r in cfg["runs"]:
         if not all(Path(f).exists() for f in r["files"]):
             print(f"realdata: {r['name']}: input missing, skipped", file=sys.stderr)
             continue
-        res = run(a.bin, r, out, a.extra.split(), baseline=not a.no_baseline, all_baselines=a.all_baselines)
+        res = run(a.bin, r, out, a.extra.split(), baseline=not a.no_baseline, all_baselines=a.all_baselines,
+                  reference=reference)
         print(f"realdata: {res['name']}: {res['elements']} elements, {res['events']} events {res['by_type']}", file=sys.stderr)
         results.append(res)
     total_el = sum(r["elements"] for r in results)

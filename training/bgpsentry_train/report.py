@@ -393,11 +393,21 @@ def markdown(d: ReportData, report_path: Path, plots_dir: Path) -> str:
         "The test split played no part in choosing them."
     )
     L.append("")
+    if t.event_floors:
+        L.append(
+            "Rows are not what an operator sees. A class with an *event floor* (`targets.event_floors` in pipeline.json) gets at least that threshold: "
+            f"the lowest floor at which the class's alert events on the **validation** streams, scored through `bgpsentry score` with their real "
+            f"backgrounds, reach precision {t.precision}, when that floor keeps at least half of the class's event recall there (`python -m bgpsentry_train.operating --split valid`; training/operating-points.md has the "
+            "test-split and real-data cost of each floor). Row precision on validation misses the false-alarm tail of real traffic; events do not. "
+            "Floors: " + ", ".join(f"{c} {v}" for c, v in sorted(t.event_floors.items())) + "."
+        )
+        L.append("")
     rows = []
     for c in ATTACK_CLASSES:
         ch = d.choices[c]
-        rows.append([c, f"{ch.threshold:.4f}", "none" if ch.raw is None else f"{ch.raw:.4f}", _num(ch.precision), _num(ch.recall), ch.positives, "yes" if ch.reached else "no"])
-    L.append(_table(pd.DataFrame(rows, columns=["class", "threshold", "lowest reaching target (unclamped)", "valid precision", "valid recall", "valid rows", "target reached"])))
+        rows.append([c, f"{ch.threshold:.4f}", "none" if ch.raw is None else f"{ch.raw:.4f}", "-" if ch.floor is None else f"{ch.floor:.4f}",
+                     _num(ch.precision), _num(ch.recall), ch.positives, "yes" if ch.reached else "no"])
+    L.append(_table(pd.DataFrame(rows, columns=["class", "threshold", "lowest reaching target (unclamped)", "event floor", "valid precision", "valid recall", "valid rows", "target reached"])))
     L.append("")
     vr = []
     for c in ATTACK_CLASSES:

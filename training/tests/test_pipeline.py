@@ -277,6 +277,18 @@ def test_threshold_clamped_and_unreachable():
     assert ch["route_leak"].threshold == 0.99 and ch["route_leak"].positives == 0
 
 
+def test_threshold_event_floor():
+    scores = [round(0.40 + 0.01 * i, 2) for i in range(58)]
+    labels = ["origin_hijack" if (s >= 0.60 and s != 0.75) else "benign" for s in scores]
+    df = _one_class_frame(labels)
+    # A floor above the row choice raises the threshold; one below is ignored.
+    ch = evaluate.choose_thresholds(df, _proba(scores), Targets(event_floors={"origin_hijack": 0.9}))["origin_hijack"]
+    assert ch.threshold == pytest.approx(0.9) and ch.floor == pytest.approx(0.9) and ch.raw == pytest.approx(0.60)
+    assert ch.recall < 1.0
+    ch = evaluate.choose_thresholds(df, _proba(scores), Targets(event_floors={"origin_hijack": 0.5}))["origin_hijack"]
+    assert ch.threshold == pytest.approx(0.60) and ch.floor is None
+
+
 def test_threshold_matches_brute_force():
     rng = np.random.default_rng(5)
     for _ in range(20):
@@ -633,6 +645,12 @@ def test_config_errors(tmp_path):
         cfgmod.parse({"asrel": "x", "backgrounds": [{"name": "a", "files": ["f"], "split": "train", "perclass": 3}]})
     with pytest.raises(cfgmod.ConfigError, match="bucket"):
         cfgmod.parse({"asrel": "x", "as_buckets": {"modulus": 10, "train": [0], "valid": [1], "test": [2]}, "backgrounds": [{"name": "a", "files": ["f"], "split": "train"}]})
+    ok = [{"name": "a", "files": ["f"], "split": "train"}]
+    with pytest.raises(cfgmod.ConfigError, match="unknown class"):
+        cfgmod.parse({"asrel": "x", "targets": {"event_floors": {"leak": 0.9}}, "backgrounds": ok})
+    with pytest.raises(cfgmod.ConfigError, match="probability"):
+        cfgmod.parse({"asrel": "x", "targets": {"event_floors": {"route_leak": 2}}, "backgrounds": ok})
+    assert cfgmod.parse({"asrel": "x", "targets": {"event_floors": {"route_leak": 0.98}}, "backgrounds": ok}).targets.event_floors == {"route_leak": 0.98}
 
 
 def test_repository_config_is_valid():
