@@ -109,7 +109,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	defer batchGC()()
 	modelDir := fs.String("model", "", "model directory with model.txt and model.json (default: the model embedded in the binary)")
 	thresholds := thresholdFlags{}
-	fs.Var(thresholds, "threshold", "`CLASS=P`: alert threshold of a class instead of the model's (origin_hijack, subprefix_hijack, path_hijack, route_leak); higher is quieter, at the cost of missed attacks (training/REPORT.md has the trade-off); repeatable")
+	fs.Var(thresholds, "threshold", "`CLASS=P`: alert threshold of a class instead of the model's (origin_hijack, subprefix_hijack, path_hijack, route_leak); higher is quieter, at the cost of missed attacks (training/operating-points.md measures it per class); repeatable")
 	out := fs.String("o", "-", "output file for the events ('-' = standard output)")
 	events := fs.String("events", "final", "which events to write: 'final' (one line per alert, its last state) or 'all' (every OPEN, UPDATE and RESOLVED)")
 	collector := fs.String("collector", "", "collector name for every input (default: guessed per file from its path, e.g. rrc01, route-views2)")
