@@ -100,6 +100,11 @@ func (m *metrics) modelInfo(c *classifier.Classifier) {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bgpsentry_model_info", Help: "The model in use (value 1)."}, []string{"source", "schema_version"})
 	g.WithLabelValues(c.Source(), strconv.Itoa(features.SchemaVersion)).Set(1)
 	m.reg.MustRegister(g)
+	th := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bgpsentry_alert_threshold", Help: "The probability a class needs to raise an alert (the model's, or events.thresholds)."}, []string{"class"})
+	for k := classifier.OriginHijack; k < classifier.NumClasses; k++ {
+		th.WithLabelValues(k.String()).Set(c.Threshold(k))
+	}
+	m.reg.MustRegister(th)
 }
 
 // serve starts the /metrics endpoint.

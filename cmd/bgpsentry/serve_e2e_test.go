@@ -141,7 +141,12 @@ func TestServeEndToEnd(t *testing.T) {
 	sc := injectScenario(t)
 	grpcAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	snap := filepath.Join(t.TempDir(), "state.snap")
-	srv := startServe(t, "--bgp.listen", "", "--grpc.listen", grpcAddr, "--metrics.listen", metricsAddr,
+	// One threshold from the configuration file, the others the model's.
+	cfgFile := filepath.Join(t.TempDir(), "serve.yaml")
+	if err := os.WriteFile(cfgFile, []byte("events:\n  thresholds:\n    path_hijack: 0.999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, "--config", cfgFile, "--bgp.listen", "", "--grpc.listen", grpcAddr, "--metrics.listen", metricsAddr,
 		"--asrel", sc.rel, "--rpki", sc.vrps, "--warmup", "1m", "--min-peers", "1",
 		"--state", snap, "--state.interval", "200ms", "--replay", rrc06, "--replay", sc.injected)
 
@@ -243,6 +248,14 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if metricValue(m, "bgpsentry_model_info") != 1 || metricValue(m, "process_resident_memory_bytes") <= 0 {
 		t.Error("model info or process metrics missing")
+	}
+	if clf, err := classifier.Default(); err == nil {
+		if got := metricValue(m, "bgpsentry_alert_threshold", `class="path_hijack"`); got != 0.999 {
+			t.Errorf("path_hijack threshold %v, want the configured 0.999", got)
+		}
+		if got, want := metricValue(m, "bgpsentry_alert_threshold", `class="route_leak"`), clf.Threshold(classifier.RouteLeak); got != want {
+			t.Errorf("route_leak threshold %v, want the model's %v", got, want)
+		}
 	}
 	// The Eventer's counters: every OPEN event is an alert opened or
 	// reopened, every RESOLVED one an alert resolved; each veto reason

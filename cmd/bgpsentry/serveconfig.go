@@ -90,6 +90,20 @@ type eventsConfig struct {
 	MinWeakShare    float64  `yaml:"min_weak_share"`
 	Quiet           duration `yaml:"quiet"`
 	Pending         duration `yaml:"pending"`
+	// Thresholds: class name -> alert threshold instead of the model's
+	// (score --threshold).
+	Thresholds map[string]float64 `yaml:"thresholds"`
+}
+
+// thresholds parses Thresholds.
+func (e *eventsConfig) thresholds() (thresholdFlags, error) {
+	th := thresholdFlags{}
+	for k, v := range e.Thresholds {
+		if err := th.Set(fmt.Sprintf("%s=%v", k, v)); err != nil {
+			return nil, fmt.Errorf("events.thresholds: %v", err)
+		}
+	}
+	return th, nil
 }
 
 type busConfig struct {
@@ -308,6 +322,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.Events.MinPeers < 1 || c.Events.MinWeakPeers < 1 || c.Events.MinLeakPrefixes < 1 {
 		return fmt.Errorf("events.min_peers, min_weak_peers and min_leak_prefixes must be at least 1")
+	}
+	if _, err := c.Events.thresholds(); err != nil {
+		return err
 	}
 	if c.Events.MinWeakShare < 0 || c.Events.MinWeakShare > 1 {
 		return fmt.Errorf("events.min_weak_share (--min-weak-share) %v: want a share between 0 and 1", c.Events.MinWeakShare)

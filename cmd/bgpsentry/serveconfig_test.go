@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/bgpsentry/bgpsentry/classifier"
 	"os"
 	"reflect"
 	"strings"
@@ -30,6 +31,9 @@ func TestServeConfigExample(t *testing.T) {
 	c.State.Baselines, c.BGP.Neighbors = nil, nil
 	if len(c.Replay.Paths) == 0 && len(c.Kafka.Brokers) == 0 {
 		c.Replay.Paths, c.Kafka.Brokers = nil, nil // "[]" in the file
+	}
+	if len(c.Events.Thresholds) == 0 {
+		c.Events.Thresholds = nil // "{}" in the file
 	}
 	if d := defaultServeConfig(); !reflect.DeepEqual(c, d) {
 		t.Errorf("the example's values differ from the defaults:\n file    %+v\n default %+v", c, d)
@@ -94,6 +98,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{"two documents", "bgp:\n  asn: 1\n---\nbgp:\n  asn: 2\n", "cfg.yaml:3: a second YAML document"},
 		{"tls half", "grpc:\n  tls_cert: a.pem\n", "grpc.tls_cert and grpc.tls_key"},
 		{"producer without kafka", "kafka:\n  classify: false\n", "needs kafka.brokers"},
+		{"unknown threshold class", "events:\n  thresholds:\n    leak: 0.9\n", `events.thresholds: unknown class "leak"`},
+		{"threshold out of range", "events:\n  thresholds:\n    route_leak: 1.5\n", `events.thresholds: route_leak: threshold "1.5" is not a probability`},
 		{"bad speed", "replay:\n  speed: fast\n", `replay.speed (--replay.speed): want 'max' or a factor > 0 (1 = real time, 60 = 60x faster), not "fast"`},
 	} {
 		c := defaultServeConfig()
@@ -105,6 +111,13 @@ func TestServeConfigErrors(t *testing.T) {
 	c := defaultServeConfig()
 	if err := parseServeConfig("empty.yaml", nil, &c); err != nil || !reflect.DeepEqual(c, defaultServeConfig()) {
 		t.Errorf("an empty file: %v", err)
+	}
+	c = defaultServeConfig()
+	if err := parseServeConfig("th.yaml", []byte("events:\n  thresholds:\n    path_hijack: 0.999\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if th, err := c.Events.thresholds(); err != nil || len(th) != 1 || th[classifier.PathHijack] != 0.999 {
+		t.Errorf("events.thresholds {path_hijack: 0.999}: %v, %v", th, err)
 	}
 }
 

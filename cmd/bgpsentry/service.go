@@ -114,6 +114,11 @@ func (s *service) run(ctx context.Context) (err error) {
 	if s.clf, err = loadClassifier(cfg.Model); err != nil {
 		return err
 	}
+	th, err := cfg.Events.thresholds()
+	if err != nil {
+		return err
+	}
+	th.apply(s.clf)
 	s.m.modelInfo(s.clf)
 	sf := cfg.stateFlags()
 	restored := false
