@@ -22,8 +22,12 @@ build:
 DEMO_BASELINE ?= testdata/demo/ipasn_20080501_v12.dat.gz
 DEMO_REPLAY ?= testdata/demo/updates.20080224.1824.bz2 testdata/demo/updates.20080224.1839.bz2
 DEMO_SPEED ?= 60
+# CAIDA as-org data (sibling ASes), the file training used, when ../shared
+# is beside the repository (too large to bundle); without it the demo runs
+# and hijacks between sibling ASes are not vetoed.
+DEMO_ASORG ?= ../shared/data/asorg/caida/20211001.as-org2info.jsonl.gz
 run: build
-	./dist/bgpsentry serve --baseline $(DEMO_BASELINE) $(addprefix --replay ,$(DEMO_REPLAY)) --replay.speed $(DEMO_SPEED) $(ARGS)
+	./dist/bgpsentry serve --baseline $(DEMO_BASELINE) $(if $(wildcard $(DEMO_ASORG)),--asorg $(DEMO_ASORG)) $(addprefix --replay ,$(DEMO_REPLAY)) --replay.speed $(DEMO_SPEED) $(ARGS)
 
 # Debian packages (bgpdump; BIRD 2, ExaBGP and gobgpd for the peering
 # tests), and the Kafka 4.x jars from Maven Central into
