@@ -526,6 +526,17 @@ func (a *alert) hasVictim() bool {
 	return (a.key.typ == OriginHijack || a.key.typ == SubprefixHijack) && len(a.ev.ExpectedOrigins) > 0
 }
 
+// markVictims marks the victims of an origin or sub-prefix hijack alert on
+// every prefix it holds (markVictim); other alerts have none.
+func (e *Eventer) markVictims(a *alert, t time.Time) {
+	if !a.hasVictim() {
+		return
+	}
+	for p := range a.prefixes {
+		e.markVictim(a, p, t)
+	}
+}
+
 // markVictim records prefix p of an opened alert a (hasVictim) as under
 // attack until Quiet after t. Only the hijacked prefix: the victim
 // answers with it or its more-specifics (YouTube's /24 and /25s), and
@@ -566,11 +577,7 @@ func (e *Eventer) victimResponse(c *features.Candidate) bool {
 // open opens alert a at time t.
 func (e *Eventer) open(a *alert, t time.Time) {
 	a.opened = true
-	if a.hasVictim() {
-		for p := range a.prefixes {
-			e.markVictim(a, p, t)
-		}
-	}
+	e.markVictims(a, t)
 	a.qualifiedAt = time.Time{}
 	if a.reopen {
 		e.Reopened++
@@ -718,12 +725,7 @@ func (e *Eventer) resolve(a *alert, why string, t time.Time) {
 		return
 	}
 	e.Resolved++
-	if a.hasVictim() {
-		// The victim may still answer the attack for a while.
-		for p := range a.prefixes {
-			e.markVictim(a, p, t)
-		}
-	}
+	e.markVictims(a, t) // the victim may still answer the attack for a while
 	a.ev.Resolution = why
 	e.send(a, pb.AlertState_RESOLVED, t)
 	a.resolvedAt = t

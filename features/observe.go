@@ -606,7 +606,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 	// when the prefix is new and its covering prefix has it.
 	vec[FOriginIsExpected] = b2f(originEstablished || vec[FCoveringOriginMatch] == 1 && c.SubPrefix == false && len(c.Expected) == 0)
 	for _, e := range c.Expected {
-		if s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(origin, e) {
+		if s.siblings(origin, e) {
 			vec[FOriginSiblingOfExpected] = 1
 			c.OriginSibling = true
 		}
@@ -618,9 +618,6 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 				vec[FOriginCustomerOfExpected] = 1
 			case asrel.Peer:
 				vec[FOriginPeerOfExpected] = 1
-			case asrel.Sibling:
-				vec[FOriginSiblingOfExpected] = 1
-				c.OriginSibling = true
 			}
 		}
 		if _, ok := s.links[linkKey(origin, e)]; ok {
@@ -697,7 +694,7 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 		newLinks++
 		youngest = 0
 		c.NewLinkAS = a // keeps the one closest to the origin
-		c.NewLinkSibling = s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(a, b) || s.rel != nil && s.rel.Rel(a, b) == asrel.Sibling
+		c.NewLinkSibling = s.siblings(a, b)
 		vec[FNewLinkPosition] = float64(len(f.uniq) - 1 - i)
 		if i+1 == len(f.uniq)-1 {
 			vec[FOriginLinkNew] = 1
@@ -826,6 +823,12 @@ func (s *State) asDegree(a uint32) int32 {
 		}
 	}
 	return d
+}
+
+// siblings reports whether a and b are one organisation: in the as-org
+// data (Config.Orgs), or linked as siblings in the relationships.
+func (s *State) siblings(a, b uint32) bool {
+	return s.cfg.Orgs != nil && s.cfg.Orgs.Siblings(a, b) || s.rel != nil && s.rel.Rel(a, b) == asrel.Sibling
 }
 
 // expectedRouted reports whether a route of the data (not only a

@@ -60,21 +60,36 @@ func (t thresholdFlags) Set(v string) error {
 	if !ok {
 		return fmt.Errorf("want CLASS=PROBABILITY, e.g. path_hijack=0.995, not %q", v)
 	}
-	k := classifier.Benign
-	for i, n := range classifier.ClassNames {
-		if i > 0 && n == name {
-			k = classifier.Class(i)
-		}
-	}
-	if k == classifier.Benign {
-		return fmt.Errorf("unknown class %q: want one of %s", name, strings.Join(classifier.ClassNames[1:], ", "))
+	if _, err := attackClass(name); err != nil {
+		return err
 	}
 	f, err := strconv.ParseFloat(p, 64)
-	if err != nil || !(f > 0 && f <= 1) {
+	if err != nil {
 		return fmt.Errorf("%s: threshold %q is not a probability in (0, 1]", name, p)
+	}
+	return t.add(name, f)
+}
+
+// add sets the threshold of the attack class named name to f, a
+// probability in (0, 1].
+func (t thresholdFlags) add(name string, f float64) error {
+	k, err := attackClass(name)
+	if err != nil {
+		return err
+	}
+	if !(f > 0 && f <= 1) {
+		return fmt.Errorf("%s: threshold %q is not a probability in (0, 1]", name, strconv.FormatFloat(f, 'g', -1, 64))
 	}
 	t[k] = f
 	return nil
+}
+
+// attackClass is the attack class of classifier.ClassNames named name.
+func attackClass(name string) (classifier.Class, error) {
+	if i := slices.Index(classifier.ClassNames[:], name); i >= 1 {
+		return classifier.Class(i), nil
+	}
+	return classifier.Benign, fmt.Errorf("unknown class %q: want one of %s", name, strings.Join(classifier.ClassNames[1:], ", "))
 }
 
 // apply sets the overrides on clf.

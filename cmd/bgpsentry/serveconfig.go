@@ -99,7 +99,7 @@ type eventsConfig struct {
 func (e *eventsConfig) thresholds() (thresholdFlags, error) {
 	th := thresholdFlags{}
 	for k, v := range e.Thresholds {
-		if err := th.Set(fmt.Sprintf("%s=%v", k, v)); err != nil {
+		if err := th.add(k, v); err != nil {
 			return nil, fmt.Errorf("events.thresholds: %v", err)
 		}
 	}

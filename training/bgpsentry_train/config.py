@@ -187,7 +187,7 @@ def parse(obj: dict, source: str = "") -> Config:
         t = _known({k: v for k, v in kw["targets"].items() if not k.startswith("_")}, Targets, "targets")
         floors = t.get("event_floors") or {}
         for c, v in floors.items():
-            if c not in ("origin_hijack", "subprefix_hijack", "path_hijack", "route_leak"):
+            if c not in ATTACK_CLASSES:
                 raise ConfigError(f"targets.event_floors: unknown class {c!r}")
             if not isinstance(v, (int, float)) or not 0 < v <= 1:
                 raise ConfigError(f"targets.event_floors.{c}: {v!r} is not a probability in (0, 1]")

@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from . import config as cfgmod  # noqa: E402
 from . import events_eval, realdata  # noqa: E402
 
-CLASSES = ("origin_hijack", "subprefix_hijack", "path_hijack", "route_leak")
+CLASSES = cfgmod.ATTACK_CLASSES
 TYPE_OF = {c: t for t, c in events_eval.TYPE_CLASS.items()}
 DEFAULT_LEVELS = ("model", "0.9", "0.95", "0.98", "0.99", "0.993", "0.995", "0.998", "0.999", "mp3")
 _SAVE = {"dpi": 110, "metadata": {"Software": None}}
@@ -75,6 +75,16 @@ def point(level: str, synth: dict, real: list[dict], real_elements: int) -> list
     return rows
 
 
+def _floor(level: str) -> float:
+    return 0.0 if level == "model" else float(level)
+
+
+def _threshold_point(level: str) -> bool:
+    """Whether an operating point is one of thresholds ('model' or a
+    floor), not another setting such as 'mp3'."""
+    return level == "model" or level.replace(".", "", 1).isdigit()
+
+
 def choose(rows: list[dict], precision: float, keep: float = 0.5) -> dict[str, float]:
     """targets.event_floors from the rows of the validation streams: per
     class, the lowest threshold floor whose event precision reaches the
@@ -86,7 +96,7 @@ def choose(rows: list[dict], precision: float, keep: float = 0.5) -> dict[str, f
     the peering tests)."""
     floors = {}
     for c in CLASSES:
-        pts = sorted((r for r in rows if r["class"] == c and (r["level"] == "model" or r["level"].replace(".", "", 1).isdigit())),
+        pts = sorted((r for r in rows if r["class"] == c and _threshold_point(r["level"])),
                      key=lambda r: _floor(r["level"]))
         base = next((r["recall"] for r in pts if r["level"] == "model"), None)
         for r in pts:
@@ -145,17 +155,13 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _floor(level: str) -> float:
-    return 0.0 if level == "model" else float(level)
-
-
 def plot(rows: list[dict], path: Path) -> None:
     """Per class: recall and precision against the class's events on real
     traffic, the threshold points joined in order, other points apart."""
     fig, axes = plt.subplots(1, len(CLASSES), figsize=(16, 4.2), sharey=True)
     for ax, c in zip(axes, CLASSES):
         pts = [r for r in rows if r["class"] == c]
-        line = sorted((r for r in pts if r["level"] == "model" or r["level"].replace(".", "", 1).isdigit()),
+        line = sorted((r for r in pts if _threshold_point(r["level"])),
                       key=lambda r: _floor(r["level"]))
         other = [r for r in pts if r not in line]
         for sel, style in ((line, "-"), (other, "none")):
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cfg = cfgmod.load(a.config)
     rd = json.loads(a.realdata.read_text())
-    reference = ["--asorg", rd["asorg"]] if rd.get("asorg") else []
+    reference = realdata.reference_flags(rd)
     thresholds = json.loads((a.model / "model.json").read_text())["thresholds"]
     levels = [x.strip() for x in a.levels.split(",") if x.strip()]
     flags = {lv: level_flags(lv, thresholds) for lv in levels}  # refuse a bad level before any run

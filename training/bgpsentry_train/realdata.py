@@ -52,6 +52,14 @@ def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: boo
     }
 
 
+def reference_flags(cfg: dict) -> list[str]:
+    """score flags of the reference data every run of a realdata.json
+    configuration gets: the as-org file the training rows were made with
+    (pipeline.json), so that the real runs see the features the model
+    learned from."""
+    return ["--asorg", cfg["asorg"]] if cfg.get("asorg") else []
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="dist/bgpsentry")
@@ -67,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = json.loads(Path(a.config).read_text())
-    # The reference data the training rows were made with (pipeline.json),
-    # so that the real runs see the features the model learned from.
-    reference = ["--asorg", cfg["asorg"]] if cfg.get("asorg") else []
+    reference = reference_flags(cfg)
     results = []
     for r in cfg["runs"]:
         if not all(Path(f).exists() for f in r["files"]):
