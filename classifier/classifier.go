@@ -176,6 +176,13 @@ func (c *Classifier) Classify(x []float64) (Verdict, error) {
 	if err := c.model.PredictProba(x, v.Proba[:]); err != nil {
 		return v, err
 	}
+	c.decide(&v)
+	return v, nil
+}
+
+// decide sets v's Class and Weak from its probabilities and the
+// thresholds.
+func (c *Classifier) decide(v *Verdict) {
 	best := Benign
 	for k := OriginHijack; k < NumClasses; k++ {
 		if v.Proba[k] >= c.thresholds[k] && (best == Benign || v.Proba[k] > v.Proba[best]) {
@@ -192,7 +199,6 @@ func (c *Classifier) Classify(x []float64) (Verdict, error) {
 		}
 		v.Weak = top
 	}
-	return v, nil
 }
 
 // Reasons are the top n features by contribution to class k's raw score

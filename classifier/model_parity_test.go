@@ -35,7 +35,33 @@ func TestEmbeddedModelParity(t *testing.T) {
 	if err := m.CheckSchema(features.NameList(), features.SchemaVersion); err != nil {
 		t.Fatalf("fixture model vs this binary's features: %v", err)
 	}
-	f, err := os.Open(dir + "/predictions.csv")
+	xs, raws := parityFixture(t)
+	raw := make([]float64, m.NClasses())
+	worst := 0.0
+	for n, x := range xs {
+		if err := m.PredictRaw(x, raw); err != nil {
+			t.Fatal(err)
+		}
+		for k, cname := range ClassNames {
+			want := raws[n][k]
+			d := math.Abs(raw[k] - want)
+			worst = max(worst, d)
+			if d > 1e-9 {
+				t.Fatalf("row %d class %s: Go %.17g, Python %.17g", n, cname, raw[k], want)
+			}
+		}
+	}
+	if len(xs) < 1000 {
+		t.Fatalf("only %d rows in the fixture, want >= 1000", len(xs))
+	}
+	t.Logf("%d rows x %d classes, largest difference %g", len(xs), len(ClassNames), worst)
+}
+
+// parityFixture reads the parity fixture's rows: the feature vectors (in
+// this binary's feature order) and Python's raw scores (class order).
+func parityFixture(t *testing.T) (xs, raws [][]float64) {
+	t.Helper()
+	f, err := os.Open("../testdata/model/bgpsentry/predictions.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,42 +70,31 @@ func TestEmbeddedModelParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := rows[0]
 	col := map[string]int{}
-	for i, h := range head {
+	for i, h := range rows[0] {
 		col[h] = i
 	}
-	x := make([]float64, m.NFeatures())
-	raw := make([]float64, m.NClasses())
-	worst := 0.0
+	num := func(n int, r []string, name string) float64 {
+		j, ok := col[name]
+		if !ok {
+			t.Fatalf("predictions.csv lacks %q", name)
+		}
+		v, err := strconv.ParseFloat(r[j], 64)
+		if err != nil {
+			t.Fatalf("row %d %s: %v", n, name, err)
+		}
+		return v
+	}
 	for n, r := range rows[1:] {
+		x := make([]float64, features.NumFeatures)
 		for i, name := range features.Names {
-			j, ok := col[name]
-			if !ok {
-				t.Fatalf("predictions.csv lacks feature %q", name)
-			}
-			if x[i], err = strconv.ParseFloat(r[j], 64); err != nil {
-				t.Fatalf("row %d %s: %v", n, name, err)
-			}
+			x[i] = num(n, r, name)
 		}
-		if err := m.PredictRaw(x, raw); err != nil {
-			t.Fatal(err)
-		}
+		raw := make([]float64, NumClasses)
 		for k, cname := range ClassNames {
-			j, ok := col["raw_"+cname]
-			if !ok {
-				t.Fatalf("predictions.csv lacks raw_%s", cname)
-			}
-			want, _ := strconv.ParseFloat(r[j], 64)
-			d := math.Abs(raw[k] - want)
-			worst = max(worst, d)
-			if d > 1e-9 {
-				t.Fatalf("row %d class %s: Go %.17g, Python %.17g", n, cname, raw[k], want)
-			}
+			raw[k] = num(n, r, "raw_"+cname)
 		}
+		xs, raws = append(xs, x), append(raws, raw)
 	}
-	if len(rows)-1 < 1000 {
-		t.Fatalf("only %d rows in the fixture, want >= 1000", len(rows)-1)
-	}
-	t.Logf("%d rows x %d classes, largest difference %g", len(rows)-1, len(ClassNames), worst)
+	return xs, raws
 }

@@ -218,6 +218,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
+	cache := classifier.NewCache(clf, 0)
 	go func() {
 		done <- func() error {
 			for b := range batches {
@@ -230,7 +231,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 						k++
 						scoredN.Add(1)
 						t0 := time.Now()
-						v, err := clf.Classify(vec)
+						v, err := cache.Classify(vec)
 						inferCost += time.Since(t0)
 						if err != nil {
 							return err
@@ -338,8 +339,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	el := time.Since(start)
 	fmt.Fprintf(stderr, "score: model %s; baseline %d entries; %d elements read (%d records, %d skipped) in %s\n",
 		clf.Source(), nBase, elements.Load(), stats.Records, stats.TotalSkipped(), el.Round(time.Millisecond))
-	fmt.Fprintf(stderr, "score: %d observed, %d learned only (tables, warm-up), %d scored by the model (%.1f µs each), %d flagged (%.1f µs each for the reasons and the event)\n",
-		obs, learned, scored, float64(inferCost.Microseconds())/float64(max(scored, 1)), flagged.Load(), float64(reasonsCost.Microseconds())/float64(max(flagged.Load(), 1)))
+	fmt.Fprintf(stderr, "score: %d observed, %d learned only (tables, warm-up), %d scored by the model (%.1f µs each; %s), %d flagged (%.1f µs each for the reasons and the event)\n",
+		obs, learned, scored, float64(inferCost.Microseconds())/float64(max(scored, 1)), cache, flagged.Load(), float64(reasonsCost.Microseconds())/float64(max(flagged.Load(), 1)))
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d (withdrawn before --confirm %d)\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped, ev.Transient)

@@ -40,6 +40,7 @@ type service struct {
 	stderr io.Writer
 
 	clf    *classifier.Classifier
+	cache  *classifier.Cache // the consumer's, under stMu
 	in     *bgpfeed.Interner
 	stMu   sync.RWMutex // Observe under Lock, Classify's Featurize under RLock
 	st     *features.State
@@ -119,6 +120,7 @@ func (s *service) run(ctx context.Context) (err error) {
 		return err
 	}
 	th.apply(s.clf)
+	s.cache = classifier.NewCache(s.clf, 0)
 	s.m.modelInfo(s.clf)
 	sf := cfg.stateFlags()
 	restored := false
@@ -499,7 +501,7 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 		}
 		if c := s.st.Observe(&u, vec); c != nil {
 			s.m.scored.Inc()
-			v, err := s.clf.Classify(vec)
+			v, err := s.cache.Classify(vec)
 			if err != nil {
 				s.stMu.Unlock()
 				return err
