@@ -662,7 +662,9 @@ func (e *Eventer) Route(u *bgpfeed.Update) {
 	origin := u.OriginASN()
 	for _, a := range append([]*alert(nil), as...) {
 		_, held := a.holders[h]
-		match := u.Kind == bgpfeed.KindAnnounce && a.origin == origin && e.carries(a, u)
+		// A route-leak alert spans the leaker's prefixes, whatever their
+		// origins: the leaker still in the path is what carries it.
+		match := u.Kind == bgpfeed.KindAnnounce && (a.key.typ == RouteLeak || a.origin == origin) && e.carries(a, u)
 		switch {
 		case held && !match:
 			// Withdrawn, or replaced by a route without the offence.

@@ -143,6 +143,55 @@ func TestLeakGroupsPerLeaker(t *testing.T) {
 	}
 }
 
+// TestLeakHeldAcrossOrigins: a leak alert is held by every leaked route,
+// whatever its origin. Peer 1 leaks 12 prefixes of 12 origins, then its
+// route for the first prefix goes back to a path without the leaker;
+// peer 2 leaks the same prefixes 20 s later: one alert, opened with both
+// peers, resolved only when the last leaked route is replaced. (When the
+// alert was held only by the routes of the first prefix's origin, the
+// first replacement dropped it, and each peer started an alert of one.)
+func TestLeakHeldAcrossOrigins(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 10}, r.emit)
+	pfx := func(i int) string { return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16).String() }
+	leak := func(at time.Duration, peer int) {
+		for i := 0; i < 12; i++ {
+			u := upd(at, peer, pfx(i), uint32(peer), 3356, 5, 6762, uint32(1000+i))
+			c := cand(u)
+			c.Leaker = 5
+			c.Leak = asrel.Leak{Type: asrel.LeakHairpin, Leaker: 2}
+			e.Add(c, verdict(RouteLeak, 0.9), nil)
+			e.Route(u)
+		}
+	}
+	leak(0, 1)
+	e.Route(upd(3*time.Second, 1, pfx(0), 1, 3356, 6762, 1000)) // back to a path without AS5
+	if len(e.Open()) != 0 {
+		t.Fatal("opened with one peer")
+	}
+	leak(20*time.Second, 2)
+	open := e.Open()
+	if len(open) != 1 || open[0].PeerCount != 2 || open[0].PrefixCount != 12 || open[0].SuspectAsn != 5 {
+		t.Fatalf("open = %v, want one leak by AS5 of 12 prefixes from 2 peers", open)
+	}
+	// Replacing all but one leaked route keeps it open; the last resolves it.
+	for peer := 1; peer <= 2; peer++ {
+		for i := 0; i < 12; i++ {
+			if peer == 2 && i == 11 {
+				break
+			}
+			e.Route(upd(time.Minute, peer, pfx(i), uint32(peer), 3356, 6762, uint32(1000+i)))
+		}
+	}
+	if len(e.Open()) != 1 {
+		t.Fatal("resolved while a leaked route is still carried")
+	}
+	e.Route(upd(2*time.Minute, 2, pfx(11), 2, 3356, 6762, 1011))
+	if len(e.Open()) != 0 || r.evs[len(r.evs)-1].State != pb.AlertState_RESOLVED || r.evs[len(r.evs)-1].Resolution != "withdrawn" {
+		t.Fatalf("after the last leaked route: open %d, last event %v", len(e.Open()), r.evs[len(r.evs)-1])
+	}
+}
+
 func TestIDsAreDeterministic(t *testing.T) {
 	run := func() string {
 		var r recorder
