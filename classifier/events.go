@@ -131,6 +131,10 @@ type Eventer struct {
 	// Vetoed counts flagged verdicts the Eventer refused to turn into
 	// alerts, by reason (see veto).
 	Vetoed [numVetoes]int64
+	// OnVeto, if set, is called for every vetoed verdict with its
+	// candidate, flagged class, the suspect it names and the veto
+	// (VetoNames): why an announcement the model flagged raised nothing.
+	OnVeto func(c *features.Candidate, k Class, v Verdict, suspect uint32, why int)
 }
 
 // The vetoes: what the network says that a classifier's probability
@@ -353,12 +357,15 @@ func (e *Eventer) AddLazy(c *features.Candidate, v Verdict, reasons func() ([]*p
 	if k == Benign {
 		return nil
 	}
-	if why := veto(k, c); why >= 0 {
-		e.Vetoed[why]++
-		return nil
+	why := veto(k, c)
+	if why < 0 && k == PathHijack && e.victimResponse(c) {
+		why = VetoVictimResponse
 	}
-	if k == PathHijack && e.victimResponse(c) {
-		e.Vetoed[VetoVictimResponse]++
+	if why >= 0 {
+		e.Vetoed[why]++
+		if e.OnVeto != nil {
+			e.OnVeto(c, k, v, suspect(k, c), why)
+		}
 		return nil
 	}
 	a := e.alertFor(k, c)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,6 +134,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	minLeak := fs.Int("min-leak-prefixes", 10, "prefixes a route-leak alert needs before it opens")
 	minShare := fs.Float64("min-weak-share", 0.5, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
+	vetoed := fs.String("vetoed", "", "also write every vetoed verdict to this file, one JSON object per line (time, peer, prefix, path, class, probability, suspect_asn, veto): why an announcement the model flagged raised no alert")
 	confirm := fs.Duration("confirm", 0, "open an alert only once its route has stayed this long (stream time) with --min-peers peers still carrying it; routes withdrawn or replaced sooner (path exploration) raise nothing (0: open at once)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -203,6 +205,15 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 		}
 		final[e.Id] = proto.Clone(e).(*pb.AlertEvent)
 	})
+
+	var vw *vetoWriter
+	if *vetoed != "" {
+		if vw, err = newVetoWriter(*vetoed); err != nil {
+			return err
+		}
+		defer vw.close() // on an early return
+		ev.OnVeto = vw.write
+	}
 
 	var elements, scoredN, flagged atomic.Int64
 	bar := startProgress(stderr, func() (int64, int64, string) {
@@ -328,6 +339,11 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if writeErr != nil {
 		return fmt.Errorf("write: %w", writeErr)
 	}
+	if vw != nil {
+		if err := vw.close(); err != nil {
+			return err
+		}
+	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -372,4 +388,67 @@ func newScoreBatch(free chan *scoreBatch) *scoreBatch {
 	default:
 		return &scoreBatch{us: make([]bgpfeed.Update, 0, scoreBatchLen), cs: make([]*features.Candidate, 0, scoreBatchLen), vecs: make([]float64, 0, 64*features.NumFeatures)}
 	}
+}
+
+// vetoWriter writes score --vetoed: one JSON object per vetoed verdict.
+type vetoWriter struct {
+	f   *os.File
+	bw  *bufio.Writer
+	enc *json.Encoder
+	err error
+}
+
+type vetoRecord struct {
+	Time        time.Time `json:"time"`
+	Collector   string    `json:"collector"`
+	Peer        string    `json:"peer"`
+	PeerASN     uint32    `json:"peer_asn"`
+	Prefix      string    `json:"prefix"`
+	Path        string    `json:"path"`
+	Class       string    `json:"class"`
+	Probability float64   `json:"probability"`
+	SuspectASN  uint32    `json:"suspect_asn"`
+	Veto        string    `json:"veto"`
+}
+
+func newVetoWriter(path string) (*vetoWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--vetoed: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	return &vetoWriter{f: f, bw: bw, enc: json.NewEncoder(bw)}, nil
+}
+
+func (w *vetoWriter) write(c *features.Candidate, k classifier.Class, v classifier.Verdict, suspect uint32, why int) {
+	if w.err != nil {
+		return
+	}
+	u := c.Update
+	r := vetoRecord{Time: u.Time.UTC(), Collector: u.Source, Peer: u.PeerAddr.String(), PeerASN: u.PeerASN, Prefix: u.Prefix.String(),
+		Class: k.String(), Probability: v.Proba[k], SuspectASN: suspect, Veto: classifier.VetoNames[why]}
+	if u.Attrs != nil && u.Attrs.Path != nil {
+		r.Path = u.Attrs.Path.String()
+	}
+	w.err = w.enc.Encode(&r)
+}
+
+// close flushes and closes the file, once: the first error of writing
+// it.
+func (w *vetoWriter) close() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.err
+	if e := w.bw.Flush(); err == nil {
+		err = e
+	}
+	if e := w.f.Close(); err == nil {
+		err = e
+	}
+	w.f = nil
+	if err != nil {
+		return fmt.Errorf("--vetoed: %w", err)
+	}
+	return nil
 }

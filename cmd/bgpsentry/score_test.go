@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,4 +145,59 @@ func TestThresholdFlags(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "not a probability") {
 		t.Errorf("score --threshold route_leak=high: exit %d, %q", code, errOut)
 	}
+}
+
+// TestScoreVetoed: score --vetoed writes one JSON object per vetoed
+// verdict (the committed 2008 demo files give hundreds), each with its
+// fields and a known veto name, as many as the summary counts.
+func TestScoreVetoed(t *testing.T) {
+	dir := t.TempDir()
+	vetoed := filepath.Join(dir, "vetoed.jsonl")
+	code, _, errOut := runCmd("score", "--baseline", "../../testdata/demo/ipasn_20080501_v12.dat.gz", "--vetoed", vetoed,
+		"-o", filepath.Join(dir, "events.jsonl"), "../../testdata/demo/updates.20080224.1824.bz2", "../../testdata/demo/updates.20080224.1839.bz2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The summary's counts: "flagged verdicts vetoed: N reason, M reason, ...".
+	line := ""
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.Contains(l, "flagged verdicts vetoed:") {
+			line = l
+		}
+	}
+	want := 0
+	for _, f := range strings.Split(line[strings.Index(line, "vetoed:")+len("vetoed:"):], ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil {
+			t.Fatalf("summary %q: %v", line, err)
+		}
+		want += n
+	}
+	f, err := os.Open(vetoed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	for _, n := range classifier.VetoNames {
+		names[n] = true
+	}
+	got := 0
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r vetoRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		if !names[r.Veto] || r.Prefix == "" || r.Path == "" || r.SuspectASN == 0 || r.Probability <= 0 || r.Time.Year() != 2008 || r.Peer == "" {
+			t.Fatalf("incomplete record %q", sc.Text())
+		}
+		got++
+		seen[r.Veto]++
+	}
+	if want < 100 || got != want {
+		t.Fatalf("%d vetoed records, summary counts %d (want >= 100 and equal)", got, want)
+	}
+	t.Logf("%d vetoed verdicts: %v", got, seen)
 }
