@@ -55,6 +55,11 @@ type EventerConfig struct {
 	// live service Confirm of latency, so serve leaves it off unless
 	// asked; batch scoring, where latency does not matter, turns it on.
 	Confirm time.Duration
+	// Memory keeps an alert that has not opened for this long after the
+	// last route carrying it was withdrawn or replaced, so that peers
+	// that carried it one after the other still count together (0: it is
+	// dropped at once).
+	Memory time.Duration
 }
 
 // holder is a peer route that carries an alert.
@@ -99,6 +104,9 @@ type alert struct {
 	// qualifiedAt is when the alert met its opening conditions while
 	// EventerConfig.Confirm holds it back (zero: not yet).
 	qualifiedAt time.Time
+	// emptyAt is when an alert that has not opened lost its last holder
+	// (EventerConfig.Memory keeps it that long; zero: it has holders).
+	emptyAt time.Time
 }
 
 // Eventer groups scored announcements into alerts and emits AlertEvents.
@@ -410,6 +418,9 @@ func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
 		gk.prefix = u.Prefix
 	}
 	a := e.alerts[gk]
+	if a != nil && e.forgotten(a, u.Time) {
+		a = nil
+	}
 	if a == nil {
 		a = e.revive(gk)
 	}
@@ -487,6 +498,7 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	pn := peerName(u)
 	a.peers[pn] = struct{}{}
 	a.holders[holder{pn, u.Prefix, u.PathID}] = struct{}{}
+	a.emptyAt = time.Time{}
 	if a.opened && a.hasVictim() {
 		e.markVictim(a, u.Prefix, u.Time)
 	}
@@ -677,10 +689,14 @@ func (e *Eventer) Route(u *bgpfeed.Update) {
 			// Withdrawn, or replaced by a route without the offence.
 			delete(a.holders, h)
 			if len(a.holders) == 0 {
-				e.resolve(a, "withdrawn", u.Time)
+				if !a.opened && e.cfg.Memory > 0 {
+					a.emptyAt = u.Time
+				} else {
+					e.resolve(a, "withdrawn", u.Time)
+				}
 			}
 		case !held && match:
-			if _, live := e.alerts[a.key]; live {
+			if _, live := e.alerts[a.key]; live && !e.forgotten(a, u.Time) {
 				e.join(a, u)
 			}
 		}
@@ -766,6 +782,17 @@ func (e *Eventer) revive(gk groupKey) *alert {
 	return a
 }
 
+// forgotten drops a (returning true) when it has not opened and its last
+// holder left EventerConfig.Memory ago or more: the peers that carried it
+// count no more.
+func (e *Eventer) forgotten(a *alert, t time.Time) bool {
+	if a.opened || a.emptyAt.IsZero() || t.Sub(a.emptyAt) < e.cfg.Memory {
+		return false
+	}
+	e.resolve(a, "withdrawn", a.emptyAt)
+	return true
+}
+
 // advance moves stream time: quiet alerts resolve, pending ones that never
 // reached MinPeers are dropped.
 func (e *Eventer) advance(t time.Time) {
@@ -780,7 +807,9 @@ func (e *Eventer) advance(t time.Time) {
 	}
 	var due []*alert
 	for _, a := range e.alerts {
-		if !a.opened && t.Sub(a.lastChange) >= e.cfg.Pending {
+		if !a.opened && !a.emptyAt.IsZero() && t.Sub(a.emptyAt) >= e.cfg.Memory {
+			due = append(due, a)
+		} else if !a.opened && t.Sub(a.lastChange) >= e.cfg.Pending {
 			due = append(due, a)
 		} else if a.opened && t.Sub(a.lastChange) >= e.cfg.Quiet {
 			due = append(due, a)

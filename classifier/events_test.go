@@ -192,6 +192,40 @@ func TestLeakHeldAcrossOrigins(t *testing.T) {
 	}
 }
 
+// TestMemoryJoinsPeersOneAfterAnother: a hijack that peer 1 carries for
+// 4 s, replaced by the real route, and peer 2 carries 15 s later, opens
+// with both peers when EventerConfig.Memory covers the gap, and not
+// without Memory or when the gap is longer.
+func TestMemoryJoinsPeersOneAfterAnother(t *testing.T) {
+	run := func(memory, gap time.Duration) []*pb.AlertEvent {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 2, Memory: memory}, r.emit)
+		feed(e, upd(0, 1, "10.0.0.0/16", 1, 666), OriginHijack, 0.99, 100)
+		feed(e, upd(4*time.Second, 1, "10.0.0.0/16", 1, 100), Benign, 0) // back to the owner
+		feed(e, upd(4*time.Second+gap, 2, "10.0.0.0/16", 2, 666), OriginHijack, 0.99, 100)
+		return e.Open()
+	}
+	if open := run(time.Minute, 15*time.Second); len(open) != 1 || open[0].PeerCount != 2 || open[0].SuspectAsn != 666 {
+		t.Fatalf("memory 1m, gap 15s: open %v, want the hijack with 2 peers", open)
+	}
+	if open := run(0, 15*time.Second); len(open) != 0 {
+		t.Fatalf("no memory: open %v, want none (never two peers at once)", open)
+	}
+	if open := run(time.Minute, 90*time.Second); len(open) != 0 {
+		t.Fatalf("memory 1m, gap 90s: open %v, want none", open)
+	}
+	// An alert forgotten by advance (no new announcement of it) is dropped
+	// once.
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, Memory: time.Minute}, r.emit)
+	feed(e, upd(0, 1, "10.0.0.0/16", 1, 666), OriginHijack, 0.99, 100)
+	feed(e, upd(4*time.Second, 1, "10.0.0.0/16", 1, 100), Benign, 0)
+	feed(e, upd(3*time.Minute, 3, "10.9.0.0/16", 3, 7), Benign, 0)
+	if e.Dropped != 1 || len(e.Open()) != 0 {
+		t.Fatalf("dropped %d, open %d; want 1 and 0", e.Dropped, len(e.Open()))
+	}
+}
+
 func TestIDsAreDeterministic(t *testing.T) {
 	run := func() string {
 		var r recorder

@@ -134,6 +134,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	minLeak := fs.Int("min-leak-prefixes", 10, "prefixes a route-leak alert needs before it opens")
 	minShare := fs.Float64("min-weak-share", 0.5, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
+	memory := fs.Duration("memory", time.Minute, "keep an alert that has not opened this long (stream time) after the last route carrying it went, so that peers carrying it one after the other count together (0: forget it at once)")
 	vetoed := fs.String("vetoed", "", "also write every vetoed verdict to this file, one JSON object per line (time, peer, prefix, path, class, probability, suspect_asn, veto): why an announcement the model flagged raised no alert")
 	confirm := fs.Duration("confirm", 0, "open an alert only once its route has stayed this long (stream time) with --min-peers peers still carrying it; routes withdrawn or replaced sooner (path exploration) raise nothing (0: open at once)")
 	if err := parseFlags(fs, args); err != nil {
@@ -142,6 +143,9 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return errUsage
+	}
+	if *memory < 0 {
+		return fmt.Errorf("--memory %v: must not be negative", *memory)
 	}
 	if *minShare < 0 || *minShare > 1 {
 		return fmt.Errorf("--min-weak-share %v: want a share between 0 and 1", *minShare)
@@ -195,7 +199,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	final := map[string]*pb.AlertEvent{}
 	byType := map[pb.AlertType]int{}
-	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare), Confirm: *confirm}, func(e *pb.AlertEvent) {
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare), Confirm: *confirm, Memory: *memory}, func(e *pb.AlertEvent) {
 		if e.State == pb.AlertState_OPEN {
 			byType[e.Type]++
 		}
