@@ -20,6 +20,8 @@ import sys
 import ipaddress
 from pathlib import Path
 
+from . import refcheck
+
 # The tier-1 clique the relationship inference assumes (features/asrel
 # Tier1 and Hurricane Electric for IPv6).
 TIER1 = {174, 701, 1239, 1299, 2914, 3257, 3320, 3356, 3491, 5511, 6453, 6461, 6762, 6830, 7018, 12956, 6939}
@@ -56,11 +58,33 @@ RULES = """First-look rules, in order:
    **likely false, inferred relationships**: the valley sits on links the
    inference labels by assumption (clique peering, siblings without
    as-org data, partial transit).
-6. Any other route leak: **unverified**: a valley under relationships
-   inferred from the file itself (Gao's heuristic agrees with TopoScope on
-   about 77% of links here).
-7. Anything else: **unverified**.
+6. A route leak whose sample paths, under the reference relationships
+   (below), have no valley at the leaker, every link known: **likely
+   false, no valley under the reference**: the valley exists only under
+   the relationships inferred from the file itself (Gao's heuristic
+   agrees with TopoScope on about 77% of links here).
+7. A path hijack whose origin-adjacent link is a relationship of the
+   reference: **likely false, known link**: the "forged" neighbour is a
+   known provider, customer or peer of the origin.
+8. An origin or sub-prefix hijack whose suspect is a neighbour (any
+   relationship) or sibling of an expected origin in the reference:
+   **likely false, related origins**: provider-assigned space, a
+   customer's or provider's announcement, one organisation.
+9. Any other event: **unverified** (for a route leak, whether the
+   reference puts a valley at the leaker too, or does not know its
+   links).
+
+The reference is TopoScope's relationship file of 2018-06 and CAIDA's
+as-org file of 2021-10 (`--asrel`, `--asorg`), data the runs themselves
+did not use. It is of another date than most runs (2007-2026): a link it
+knows may not have existed at the data's date, or have been another
+relationship, so rules 6-8 are hints of the same standing as rule 4.
 """
+
+
+# How a reference relationship of a to b reads ("a is ... b").
+REL_TEXT = {refcheck.P2C: "a provider of", refcheck.C2P: "a customer of", refcheck.P2P: "a peer of",
+            refcheck.S2S: "a sibling of"}
 
 
 def load(path: Path) -> list[dict]:
@@ -84,7 +108,7 @@ def is_beacon(e: dict) -> bool:
     return origin_ris and any(net.version == b.version and net.subnet_of(b) for b in RIS_BEACONS)
 
 
-def first_look(e: dict, in_warmup_only: bool, future_baseline: bool) -> str:
+def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refcheck.Reference | None = None) -> str:
     key = (e["type"], e.get("prefix"), e.get("suspect_asn", 0))
     if key in KNOWN:
         return KNOWN[key]
@@ -98,7 +122,21 @@ def first_look(e: dict, in_warmup_only: bool, future_baseline: bool) -> str:
     if t == "ROUTE_LEAK":
         if e.get("suspect_asn", 0) in TIER1:
             return "likely false: inferred tier-1 relationships"
+        if ref is not None:
+            op = refcheck.leak_opinion(e, ref)
+            if op == "no valley":
+                return "likely false: no valley at the leaker under the reference"
+            if op == "valley":
+                return "unverified: a valley at the leaker under the reference too"
         return "unverified: valley under inferred relationships"
+    if ref is not None and t == "PATH_HIJACK":
+        r = refcheck.link_opinion(e, ref)
+        if r is not None:
+            return f"likely false: known link ({REL_TEXT[r]} the origin in the reference)"
+    if ref is not None and t in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK"):
+        r = refcheck.related_opinion(e, ref)
+        if r is not None:
+            return f"likely false: related origins (the suspect is {REL_TEXT[r]} the expected origin in the reference)"
     return "unverified"
 
 
@@ -108,14 +146,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup-only", required=True, help="events of the runs with --no-baseline")
     ap.add_argument("--config", default="training/realdata.json")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--asrel", type=Path, default=None,
+                    help="reference relationships for rules 6-8 (serial-1 a|b|rel; default: realdata.json reference.asrel)")
+    ap.add_argument("--asorg", type=Path, default=None, help="reference as-org file (CAIDA as-org2info JSONL) for rule 8 (default: realdata.json reference.asorg)")
     a = ap.parse_args(argv)
     cfg = json.loads(Path(a.config).read_text())
+    dflt = cfg.get("reference", {})
+    asrel = a.asrel or (Path(dflt["asrel"]) if dflt.get("asrel") else None)
+    asorg = a.asorg or (Path(dflt["asorg"]) if dflt.get("asorg") else None)
+    missing = [str(p) for p in (asrel, asorg) if p is not None and not p.exists()]
+    if missing:
+        print(f"realdata_events: reference {', '.join(missing)} not found: rules 6-8 not applied", file=sys.stderr)
+        asrel = asorg = None
+    ref = refcheck.load(asrel, asorg) if (asrel or asorg) else None
     base = json.loads((Path(a.with_baseline) / "summary.json").read_text())
     slugs = {r["name"]: r["slug"] for r in base["runs"]}
     out = ["# Real-data alert events, one by one", "",
            "Made by `python -m bgpsentry_train.realdata_events` from the runs of "
            "training/REPORT.md (*Real-data runs*): every alert event of the runs with "
-           "their baselines (its last state), with a first look by rule.", "", RULES]
+           "their baselines (its last state), with a first look by rule.",
+           "", f"Reference for rules 6-8: {ref.name if ref else 'none (rules 6-8 not applied)'}.", "", RULES]
     totals: dict[str, int] = {}
     for r in cfg["runs"]:
         slug = slugs.get(r["name"])
@@ -133,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         out += ["| type | prefix | suspect | expected | first seen | peers | prefixes | confidence | first look |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for e in sorted(evs, key=lambda e: (e.get("first_seen", ""), e["type"], e.get("prefix", ""))):
-            look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future)
+            look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future, ref)
             cls = look.split(":")[0]
             totals[cls] = totals.get(cls, 0) + 1
             exp = ",".join(str(x) for x in e.get("expected_origins", [])) or "-"

@@ -44,3 +44,74 @@ def test_listing(tmp_path):
     assert "2 events; baseline made after the data." in text  # one line per alert (its last state)
     assert "| ORIGIN_HIJACK | 10.0.0.0/8 | 1 |" in text and "unverified" in text  # the warm-up-only run has it too
     assert "- true: 1" in text and "- unverified: 1" in text
+
+
+def _ref():
+    from bgpsentry_train import refcheck
+    # 1 provides transit to 2 and 3; 2 and 3 peer; 4 is 3's customer;
+    # 5 and 6 are one organisation.
+    rels = {}
+    for a, b in [(1, 2), (1, 3), (3, 4)]:
+        rels[(a, b)], rels[(b, a)] = refcheck.P2C, refcheck.C2P
+    rels[(2, 3)] = rels[(3, 2)] = refcheck.P2P
+    return refcheck.Reference(rels, {5: "org", 6: "org"}, "test")
+
+
+def test_refcheck_valley_at():
+    from bgpsentry_train import refcheck
+    ref = _ref()
+    # 3 learned from its provider 1 and passed to its peer 2: a valley at 3.
+    assert refcheck.valley_at("2 3 1 9", 3, ref) == "valley"
+    # 3 learned from its customer 4 and passed to its peer 2: none.
+    assert refcheck.valley_at("2 3 4", 3, ref) == "no valley"
+    # Prepending collapses; 1 learned from customer 3, passed to customer 2.
+    assert refcheck.valley_at("2 2 1 1 1 3 4", 1, ref) == "no valley"
+    # A link the reference lacks, or the suspect at an end of the path.
+    assert refcheck.valley_at("2 3 7", 3, ref) == "unknown"
+    assert refcheck.valley_at("3 4", 3, ref) == "unknown"
+    assert refcheck.valley_at("2 1", 9, ref) == "unknown"
+    # Siblings may pass anything.
+    assert refcheck.valley_at("2 5 6", 5, refcheck.Reference({(2, 5): refcheck.C2P, (5, 2): refcheck.P2C}, {5: "o", 6: "o"})) == "no valley"
+
+
+def test_first_look_with_reference():
+    ref = _ref()
+    leak = ev(1, "ROUTE_LEAK", "1.0.0.0/24", 3, sample_paths=["2 3 1 9"])
+    assert rde.first_look(leak, False, False, ref) == "unverified: a valley at the leaker under the reference too"
+    noleak = ev(2, "ROUTE_LEAK", "1.0.0.0/24", 3, sample_paths=["2 3 4", "2 3 4 4"])
+    assert rde.first_look(noleak, False, False, ref) == "likely false: no valley at the leaker under the reference"
+    # One unknown path: not judged false.
+    mixed = dict(noleak, sample_paths=["2 3 4", "2 3 7"])
+    assert rde.first_look(mixed, False, False, ref) == "unverified: valley under inferred relationships"
+    path = ev(3, "PATH_HIJACK", "1.0.0.0/24", 3, sample_paths=["2 1 3 4"])
+    assert rde.first_look(path, False, False, ref) == "likely false: known link (a provider of the origin in the reference)"
+    assert rde.first_look(dict(path, sample_paths=["2 7 4"]), False, False, ref) == "unverified"
+    sib = ev(4, "ORIGIN_HIJACK", "1.0.0.0/24", 5, expected_origins=[6])
+    assert rde.first_look(sib, False, False, ref).startswith("likely false: related origins (the suspect is a sibling of")
+    cust = ev(5, "SUBPREFIX_HIJACK", "1.0.0.0/24", 4, expected_origins=[3])
+    assert "a customer of the expected origin" in rde.first_look(cust, False, False, ref)
+    assert rde.first_look(ev(6, "ORIGIN_HIJACK", "1.0.0.0/24", 9, expected_origins=[4]), False, False, ref) == "unverified"
+    # Without a reference the rules are as before.
+    assert rde.first_look(noleak, False, False) == "unverified: valley under inferred relationships"
+
+
+def test_load_asrel_and_asorg(tmp_path):
+    import gzip
+
+    import pytest
+
+    from bgpsentry_train import refcheck
+    f = tmp_path / "rel.txt"
+    f.write_text("# comment\n1|2|-1\n2|3|0\n")
+    rels = refcheck.load_asrel(f)
+    assert rels[(1, 2)] == refcheck.P2C and rels[(2, 1)] == refcheck.C2P and rels[(3, 2)] == refcheck.P2P
+    f.write_text("1|2\n")
+    with pytest.raises(ValueError, match="rel.txt:1"):
+        refcheck.load_asrel(f)
+    f.write_text("1|2|7\n")
+    with pytest.raises(ValueError, match="unknown relationship 7"):
+        refcheck.load_asrel(f)
+    g = tmp_path / "org.jsonl.gz"
+    with gzip.open(g, "wt") as w:
+        w.write('{"type":"Organization","organizationId":"O1"}\n{"type":"ASN","asn":"64500","organizationId":"O1"}\n')
+    assert refcheck.load_asorg(g) == {64500: "O1"}
