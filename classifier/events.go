@@ -327,6 +327,16 @@ func peerName(u *bgpfeed.Update) string {
 	return u.Source + "|" + u.PeerAddr.String()
 }
 
+// leakSegment is c's valley, peer side first: the AS the leaker passed
+// the route to, the leaker, the AS it learned it from (nil without one).
+func leakSegment(c *features.Candidate) []uint32 {
+	l, n := c.Leak, len(c.Path)
+	if l.Type == asrel.NoLeak || l.Leaker < 0 || l.Leaker >= n || l.To < 0 || l.To >= n || l.From < 0 || l.From >= n {
+		return nil
+	}
+	return []uint32{c.Path[l.To], c.Path[l.Leaker], c.Path[l.From]}
+}
+
 // suspect names the AS an alert of class k accuses.
 func suspect(k Class, c *features.Candidate) uint32 {
 	switch k {
@@ -447,6 +457,7 @@ func (e *Eventer) alertFor(k Class, c *features.Candidate) *alert {
 		sort.Slice(a.ev.ExpectedOrigins, func(i, j int) bool { return a.ev.ExpectedOrigins[i] < a.ev.ExpectedOrigins[j] })
 		if k == RouteLeak {
 			a.ev.LeakType = uint32(c.Leak.Type.RFC7908())
+			a.ev.LeakSegment = leakSegment(c)
 		}
 		idIn := fmt.Appendf(nil, "%d|%s|%d|%d", k, gk.prefix, gk.suspect, u.Time.UnixNano())
 		if gk.victim != 0 {

@@ -3,6 +3,7 @@ package classifier
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -159,7 +160,7 @@ func TestLeakHeldAcrossOrigins(t *testing.T) {
 			u := upd(at, peer, pfx(i), uint32(peer), 3356, 5, 6762, uint32(1000+i))
 			c := cand(u)
 			c.Leaker = 5
-			c.Leak = asrel.Leak{Type: asrel.LeakHairpin, Leaker: 2}
+			c.Leak = asrel.Leak{Type: asrel.LeakHairpin, Leaker: 2, To: 1, From: 3}
 			e.Add(c, verdict(RouteLeak, 0.9), nil)
 			e.Route(u)
 		}
@@ -173,6 +174,9 @@ func TestLeakHeldAcrossOrigins(t *testing.T) {
 	open := e.Open()
 	if len(open) != 1 || open[0].PeerCount != 2 || open[0].PrefixCount != 12 || open[0].SuspectAsn != 5 {
 		t.Fatalf("open = %v, want one leak by AS5 of 12 prefixes from 2 peers", open)
+	}
+	if !slices.Equal(open[0].LeakSegment, []uint32{3356, 5, 6762}) {
+		t.Fatalf("leak segment %v, want [3356 5 6762]", open[0].LeakSegment)
 	}
 	// Replacing all but one leaked route keeps it open; the last resolves it.
 	for peer := 1; peer <= 2; peer++ {

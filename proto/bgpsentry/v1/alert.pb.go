@@ -251,7 +251,13 @@ type AlertEvent struct {
 	Resolution string `protobuf:"bytes,19,opt,name=resolution,proto3" json:"resolution,omitempty"`
 	// The origin AS of the announcements (for PATH_HIJACK and ROUTE_LEAK
 	// the suspect differs from it).
-	OriginAsn     uint32 `protobuf:"varint,20,opt,name=origin_asn,json=originAsn,proto3" json:"origin_asn,omitempty"`
+	OriginAsn uint32 `protobuf:"varint,20,opt,name=origin_asn,json=originAsn,proto3" json:"origin_asn,omitempty"`
+	// For ROUTE_LEAK, the offending path segment of the alert's first
+	// announcement, peer side first as in the paths: the AS the leaker
+	// passed the route to, the leaker, the AS it learned it from. Which AS
+	// of a valley is the leaker depends on the relationships; the segment
+	// shows its neighbours too.
+	LeakSegment   []uint32 `protobuf:"varint,21,rep,packed,name=leak_segment,json=leakSegment,proto3" json:"leak_segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -426,6 +432,13 @@ func (x *AlertEvent) GetOriginAsn() uint32 {
 	return 0
 }
 
+func (x *AlertEvent) GetLeakSegment() []uint32 {
+	if x != nil {
+		return x.LeakSegment
+	}
+	return nil
+}
+
 var File_bgpsentry_v1_alert_proto protoreflect.FileDescriptor
 
 const file_bgpsentry_v1_alert_proto_rawDesc = "" +
@@ -434,7 +447,7 @@ const file_bgpsentry_v1_alert_proto_rawDesc = "" +
 	"\x06Reason\x12\x18\n" +
 	"\afeature\x18\x01 \x01(\tR\afeature\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\"\n" +
-	"\fcontribution\x18\x03 \x01(\x01R\fcontribution\"\xe9\x05\n" +
+	"\fcontribution\x18\x03 \x01(\x01R\fcontribution\"\x8c\x06\n" +
 	"\n" +
 	"AlertEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
@@ -465,7 +478,8 @@ const file_bgpsentry_v1_alert_proto_rawDesc = "" +
 	"resolution\x18\x13 \x01(\tR\n" +
 	"resolution\x12\x1d\n" +
 	"\n" +
-	"origin_asn\x18\x14 \x01(\rR\toriginAsn*\x83\x01\n" +
+	"origin_asn\x18\x14 \x01(\rR\toriginAsn\x12!\n" +
+	"\fleak_segment\x18\x15 \x03(\rR\vleakSegment*\x83\x01\n" +
 	"\tAlertType\x12\x1a\n" +
 	"\x16ALERT_TYPE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rORIGIN_HIJACK\x10\x01\x12\x14\n" +
