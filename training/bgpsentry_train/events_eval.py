@@ -54,7 +54,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import config as cfgmod
-from . import rows
+from . import misses, rows
 from .config import ATTACK_CLASSES
 from .splits import as_bucket
 
@@ -71,10 +71,13 @@ LATE_S = 120
 
 
 def score_command(cfg: cfgmod.Config, bg: cfgmod.Background, inj: Path, binary: Path, events: Path,
-                  model: Path | None, extra: list[str], injected: bool = True) -> list[str]:
+                  model: Path | None, extra: list[str], injected: bool = True, vetoed: Path | None = None) -> list[str]:
     """`bgpsentry score` with the inputs featurize had (rows._commands);
-    without the injected MRT when not injected (the control run)."""
+    without the injected MRT when not injected (the control run); the
+    vetoed verdicts to vetoed when given."""
     cmd = [str(binary), "score", "--events", "final", "-o", str(events)]
+    if vetoed is not None:
+        cmd += ["--vetoed", str(vetoed)]
     if model is not None:
         cmd += ["--model", str(model)]
     if bg.featurize_asrel:
@@ -124,7 +127,7 @@ def run_one(cfg: cfgmod.Config, bg: cfgmod.Background, repeat: int, binary: Path
     def score(name: str, injected: bool) -> tuple[list[dict], str]:
         events = d / f"{name}.jsonl"
         log = d / f"{name.replace('events', 'score')}.log"
-        cmd = score_command(cfg, bg, inj, binary, events, model, extra, injected)
+        cmd = score_command(cfg, bg, inj, binary, events, model, extra, injected, d / "vetoed.jsonl" if injected else None)
         if reuse and events.exists() and log.exists():
             stderr = log.read_text()
         else:
@@ -282,7 +285,7 @@ def summarize(results: list[RunResult], buckets: cfgmod.ASBuckets, split: str, m
 
 
 def evaluate(cfg: cfgmod.Config, binary: Path, out: Path, split: str, model: Path | None = None,
-             extra: list[str] | None = None, jobs: int = 2, log=print, reuse: bool = False) -> dict:
+             extra: list[str] | None = None, jobs: int = 2, log=print, reuse: bool = False, why: bool = False) -> dict:
     work = [(bg, r) for bg in cfg.backgrounds if bg.split == split and bg.per_class > 0 for r in range(bg.repeats)]
 
     def one(job):
@@ -297,7 +300,23 @@ def evaluate(cfg: cfgmod.Config, binary: Path, out: Path, split: str, model: Pat
         results = list(ex.map(one, work))
     summary = summarize(results, cfg.as_buckets, split)
     summary["extra"] = extra or []
+    if why:  # with the model's own thresholds only (extra may override them)
+        summary["misses"] = explain_misses(cfg, results, out, split, model)
     return summary
+
+
+def explain_misses(cfg: cfgmod.Config, results: list[RunResult], out: Path, split: str, model: Path | None) -> dict:
+    """misses.explain with the model that scored (the embedded one,
+    classifier/model, when model is None)."""
+    import lightgbm as lgb
+
+    mdir = model if model is not None else cfgmod.REPO_ROOT / "classifier" / "model"
+    booster = lgb.Booster(model_file=str(mdir / "model.txt"))
+    thresholds = json.loads((mdir / "model.json").read_text())["thresholds"]
+    names = booster.feature_name()
+    dirs = {(bg.name, r): rows.job_dir(out, bg, r) for bg in cfg.backgrounds for r in range(bg.repeats)}
+    return misses.explain(results, lambda a: cfg.as_buckets.split_of(as_bucket(a, cfg.as_buckets.modulus)), split, dirs,
+                          lambda df: booster.predict(df[names].to_numpy(dtype=float)), thresholds)
 
 
 def markdown(summary: dict, targets: cfgmod.Targets) -> str:
@@ -363,13 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cfg = cfgmod.load(a.config)
     summary = evaluate(cfg, a.bin.resolve(), a.out.resolve(), a.split, a.model, a.extra.split(), a.jobs,
-                       log=lambda *x: print(*x, file=sys.stderr, flush=True), reuse=a.reuse)
+                       log=lambda *x: print(*x, file=sys.stderr, flush=True), reuse=a.reuse,
+                       why=not any(x.startswith("--threshold") for x in a.extra.split()))
     path = a.out / f"events_{a.split}.json"
     path.write_text(json.dumps(summary, indent=1) + "\n")
     md = markdown(summary, cfg.targets)
-    print(md)
+    why = "\n" + misses.markdown(summary["misses"]) if summary.get("misses") else ""
+    print(md + why)
     if a.md is not None:
-        a.md.write_text(MD_HEAD.format(split=a.split, extra=" ".join(summary["extra"]) or "none") + md + MD_TAIL)
+        a.md.write_text(MD_HEAD.format(split=a.split, extra=" ".join(summary["extra"]) or "none") + md + MD_TAIL + why)
     return 0
 
 
