@@ -12,7 +12,9 @@ was lost, from the end of the pipeline backwards:
 3. *flagged, another suspect named*: the model flags the instance's rows
    (probability over the class threshold) on two peers or more, but their
    verdicts name another AS (for a leak, the valley under the run's
-   relationships is elsewhere; the suspect AS of most rows is given);
+   relationships is elsewhere, or there is none and the origin is named);
+   then either vetoed (which veto) or alerted under that AS (an event
+   events_eval counts wrong or false); the AS of most rows is given;
 4. *flagged on two peers, never together*: flagged on two peers or more
    naming the attacker, yet no event (the peers carried it at different
    times, beyond `--memory`, or the alert fell short of another opening
@@ -74,9 +76,15 @@ def reason(inst: dict, events: list[dict], vetoed: list[dict], rows: pd.DataFram
     strong = rows[p >= thresholds[cls]]
     weak = rows[(proba.argmax(axis=1) == ci) & (p < thresholds[cls])]
     if strong["peer_asn"].nunique() >= 2:
-        top = strong["suspect_asn"].value_counts()
-        if int(top.index[0]) != att:
-            return f"flagged, another suspect named (AS{int(top.index[0])})"
+        top = int(strong["suspect_asn"].value_counts().index[0])
+        if top != att:
+            # Their verdicts name another AS: vetoed there, or an event of
+            # that AS (counted wrong or false by events_eval).
+            v = Counter(x["veto"] for x in vetoed
+                        if x.get("class") == cls and int(x.get("suspect_asn", 0)) == top and x.get("prefix") in pf)
+            if v:
+                return f"flagged, another suspect named, vetoed: {v.most_common(1)[0][0]} (AS{top})"
+            return f"flagged, another suspect named, alerted (AS{top})"
         return "flagged on two peers, never together"
     if len(strong):
         return "flagged on one peer"

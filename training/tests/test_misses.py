@@ -41,7 +41,10 @@ def test_reasons_in_order():
     other = [dict(vet[0], suspect_asn=7), dict(vet[0], **{"class": "route_leak"})]
     assert misses.reason(i, [], other, r2, strong, TH) == "flagged on two peers, never together"
     # 3. Flagged on two peers, naming another AS.
-    assert misses.reason(i, [], [], rows([1, 2], [9, 9]), strong, TH) == "flagged, another suspect named (AS9)"
+    assert misses.reason(i, [], [], rows([1, 2], [9, 9]), strong, TH) == "flagged, another suspect named, alerted (AS9)"
+    vet9 = [dict(vet[0], suspect_asn=9, veto="leak_without_valley")]
+    assert misses.reason(i, [], vet9, rows([1, 2], [9, 9]), strong, TH) == \
+        "flagged, another suspect named, vetoed: leak_without_valley (AS9)"
     # 5. One peer; 6. weak; 7. benign; 8. not scored.
     assert misses.reason(i, [], [], rows([1, 1], [666, 666]), strong, TH) == "flagged on one peer"
     assert misses.reason(i, [], [], r2, proba([0.9, 0.9], 1), TH) == "weak evidence only"
@@ -69,7 +72,7 @@ def test_explain_counts_only_missed_multi_peer_instances(tmp_path):
     # 1: weak (0.9 < 0.99); 2: detected; 3: one peer; 4: flagged naming AS7; 5: another split.
     assert out["origin_hijack"]["missed"] == 1
     assert out["origin_hijack"]["reasons"]["weak evidence only"]["count"] == 1
-    assert out["route_leak"]["reasons"]["flagged, another suspect named"]["examples"] == ["bg#0 4 s (AS7)"]
+    assert out["route_leak"]["reasons"]["flagged, another suspect named, alerted"]["examples"] == ["bg#0 4 s (AS7)"]
     md = misses.markdown(out)
     assert "| origin_hijack | 1 | 1 weak evidence only |" in md
-    assert "| route_leak | 1 | 1 flagged, another suspect named |" in md
+    assert "| route_leak | 1 | 1 flagged, another suspect named, alerted |" in md
