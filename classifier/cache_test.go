@@ -8,12 +8,6 @@ import (
 	"github.com/bgpsentry/bgpsentry/features"
 )
 
-// parityRows are the feature vectors of the parity fixture's test rows.
-func parityRows(t *testing.T) [][]float64 {
-	xs, _ := parityFixture(t)
-	return xs
-}
-
 func sameVerdict(a, b Verdict) bool {
 	for k := range a.Proba {
 		if math.Float64bits(a.Proba[k]) != math.Float64bits(b.Proba[k]) {
@@ -32,7 +26,7 @@ func TestCacheSameAsModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := parityRows(t)
+	rows, _ := parityFixture(t)
 	if len(rows) < 1000 {
 		t.Fatalf("%d fixture rows, want >= 1000", len(rows))
 	}
@@ -86,7 +80,8 @@ func TestCacheThresholdsAtCallTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewCache(clf, 0)
-	for _, x := range parityRows(t) {
+	xs, _ := parityFixture(t)
+	for _, x := range xs {
 		v, err := c.Classify(x)
 		if err != nil {
 			t.Fatal(err)

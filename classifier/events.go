@@ -818,9 +818,10 @@ func (e *Eventer) advance(t time.Time) {
 	}
 	var due []*alert
 	for _, a := range e.alerts {
-		if !a.opened && !a.emptyAt.IsZero() && t.Sub(a.emptyAt) >= e.cfg.Memory {
-			due = append(due, a)
-		} else if !a.opened && t.Sub(a.lastChange) >= e.cfg.Pending {
+		if e.forgotten(a, t) { // deleting while ranging is safe; it emits nothing
+			continue
+		}
+		if !a.opened && t.Sub(a.lastChange) >= e.cfg.Pending {
 			due = append(due, a)
 		} else if a.opened && t.Sub(a.lastChange) >= e.cfg.Quiet {
 			due = append(due, a)

@@ -22,6 +22,14 @@ CLASS_NAMES = (
     "route_leak",
 )
 ATTACK_CLASSES = CLASS_NAMES[1:]
+# Alert event types (proto AlertType) -> class names.
+TYPE_CLASS = {
+    "ORIGIN_HIJACK": "origin_hijack",
+    "SUBPREFIX_HIJACK": "subprefix_hijack",
+    "PATH_HIJACK": "path_hijack",
+    "ROUTE_LEAK": "route_leak",
+    "BOGON_ORIGIN": "bogon_origin",
+}
 SPLITS = ("train", "valid", "test")
 
 

@@ -55,16 +55,9 @@ from pathlib import Path
 
 from . import config as cfgmod
 from . import misses, rows
-from .config import ATTACK_CLASSES
+from .config import ATTACK_CLASSES, TYPE_CLASS
 from .splits import as_bucket
 
-TYPE_CLASS = {
-    "ORIGIN_HIJACK": "origin_hijack",
-    "SUBPREFIX_HIJACK": "subprefix_hijack",
-    "PATH_HIJACK": "path_hijack",
-    "ROUTE_LEAK": "route_leak",
-    "BOGON_ORIGIN": "bogon_origin",
-}
 # Slack around an instance's announcement window when matching events.
 EARLY_S = 60
 LATE_S = 120
@@ -175,7 +168,7 @@ def match(res: RunResult, buckets: cfgmod.ASBuckets, split: str) -> None:
     false_lookalike:SCENARIO, false_background) and res.detected."""
     by_prefix: dict[str, list[dict]] = {}
     for inst in res.instances:
-        for p in set(inst.get("prefixes", [])) | ({inst["victim_prefix"]} if inst.get("victim_prefix") else set()):
+        for p in misses.instance_prefixes(inst):
             by_prefix.setdefault(str(_net(p)), []).append(inst)
     res.verdicts = []
     for ev in res.events:

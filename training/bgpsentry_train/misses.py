@@ -40,10 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ATTACK_CLASSES, CLASS_NAMES
+from .config import ATTACK_CLASSES, CLASS_NAMES, TYPE_CLASS
 
-TYPE_CLASS = {"ORIGIN_HIJACK": "origin_hijack", "SUBPREFIX_HIJACK": "subprefix_hijack",
-              "PATH_HIJACK": "path_hijack", "ROUTE_LEAK": "route_leak"}
 
 # The order reasons are listed in.
 ORDER = ["named as another class", "vetoed", "flagged, another suspect named", "flagged on two peers, never together",

@@ -40,7 +40,7 @@ from . import config as cfgmod  # noqa: E402
 from . import events_eval, realdata  # noqa: E402
 
 CLASSES = cfgmod.ATTACK_CLASSES
-TYPE_OF = {c: t for t, c in events_eval.TYPE_CLASS.items()}
+TYPE_OF = {c: t for t, c in cfgmod.TYPE_CLASS.items()}
 DEFAULT_LEVELS = ("model", "0.9", "0.95", "0.98", "0.99", "0.993", "0.995", "0.998", "0.999", "mp3")
 _SAVE = {"dpi": 110, "metadata": {"Software": None}}
 
