@@ -74,6 +74,8 @@ type Reader struct {
 	compressed bool
 	// noAttrs: single-origin entries without Attrs (ReadOrigins).
 	noAttrs bool
+	// tc is the table cache (OpenCached), nil without one.
+	tc *tableCache
 }
 
 type attrsCache struct {
@@ -199,6 +201,10 @@ func (r *Reader) ReadOrigins(ctx context.Context, dst []Entry) ([]Entry, time.Ti
 // io.EOF or the error met (kept for the next calls) only when it added
 // nothing.
 func (r *Reader) read(ctx context.Context, dst []Entry, want int) ([]Entry, time.Time, error) {
+	if r.tc != nil && r.tc.status == CacheHit {
+		dst, err := r.readCached(ctx, dst, want)
+		return dst, r.when, err
+	}
 	start := len(dst)
 	when := r.when
 	for i := 0; len(dst)-start < want; i++ {
@@ -223,17 +229,26 @@ func (r *Reader) read(ctx context.Context, dst []Entry, want int) ([]Entry, time
 				err = fmt.Errorf("prefix2as: %s: line %d: %w", r.name, r.line+1, err)
 			}
 			r.done = err
+			r.cacheDone()
 			continue
 		}
 		r.line++
 		var perr error
-		if dst, perr = r.parseLine(b, dst); perr != nil {
+		n := len(dst)
+		dst, perr = r.parseLine(b, dst)
+		if r.tc != nil && r.tc.cachable {
+			r.record(dst[n:])
+		}
+		if perr != nil {
 			r.skipped++
 			if len(r.samples) < 20 {
 				r.samples = append(r.samples, LineError{File: r.name, Line: r.line, Err: perr})
 			}
 		}
 		if r.when != when {
+			if r.tc != nil {
+				r.tc.cachable, r.tc.rec = false, nil // entries of two times: not cached
+			}
 			if len(dst) > start {
 				return dst, when, nil
 			}
@@ -439,11 +454,15 @@ func (r *Reader) parse(line string, dst []Entry) ([]Entry, error) {
 		if len(asns) > 1 {
 			seg.Type = bgpfeed.SegSet
 		}
-		segs := []bgpfeed.Segment{seg}
-		r.key = bgpfeed.AppendKey(r.key[:0], segs)
-		dst = append(dst, Entry{Prefix: pfx, Attrs: &bgpfeed.Attrs{Path: r.interner.Intern(r.key, segs), OriginType: bgpfeed.OriginIGP}})
+		dst = append(dst, r.pathEntry(pfx, []bgpfeed.Segment{seg}))
 	}
 	return dst, nil
+}
+
+// pathEntry is an entry of a multi-origin line, with its own path.
+func (r *Reader) pathEntry(pfx netip.Prefix, segs []bgpfeed.Segment) Entry {
+	r.key = bgpfeed.AppendKey(r.key[:0], segs)
+	return Entry{Prefix: pfx, Attrs: &bgpfeed.Attrs{Path: r.interner.Intern(r.key, segs), OriginType: bgpfeed.OriginIGP}}
 }
 
 func (r *Reader) entry(when time.Time, pfx netip.Prefix, at *bgpfeed.Attrs) bgpfeed.Update {

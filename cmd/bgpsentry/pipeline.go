@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,7 @@ type stateFlags struct {
 	burst     time.Duration
 	state     string
 	infer     string
+	cache     string
 
 	// The relationships newState infers from the inputs, in the
 	// background while the baselines load (finish hands them over).
@@ -62,6 +64,7 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.warmup, "warmup", 15*time.Minute, "learn without scoring for this long after the first update (links and origins are all new until the state has seen some traffic)")
 	fs.DurationVar(&f.burst, "burst-window", 5*time.Minute, "time constant of the burst counters (mass re-origination, leak waves)")
 	fs.StringVar(&f.infer, "infer-relations", "inputs", "without --asrel, infer AS relationships from 'inputs' (a first pass over the baselines and inputs: batch mode) or 'warmup' (the paths seen until the warm-up ends: live mode)")
+	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 6x faster; checked, rewritten when damaged) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
 	fs.StringVar(&f.state, "state", "", "state snapshot file: restored at start when it exists (then --baseline is not needed), written at the end, so consecutive archives can be scored in several runs")
 }
 
@@ -114,7 +117,7 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 // bootstrap loads the baselines into st, then hands it the relationships
 // inferred meanwhile (finish).
 func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
-	n, err := loadBaselines(ctx, st, f.baselines, in, f.lazy, stderr)
+	n, err := loadBaselines(ctx, st, f.baselines, in, f.lazy, f.cacheDir(), stderr)
 	if err != nil {
 		return n, err
 	}
@@ -146,6 +149,23 @@ func (f *stateFlags) finish(st *features.State) error {
 	}
 	st.UseInferredRelations(f.inferred)
 	return nil
+}
+
+// cacheDir is the table cache directory of --table-cache ("" for none):
+// the user cache directory's bgpsentry by default, none if there is no
+// user cache directory.
+func (f *stateFlags) cacheDir() string {
+	switch f.cache {
+	case "off":
+		return ""
+	case "":
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(d, "bgpsentry")
+	}
+	return f.cache
 }
 
 // saveState writes the snapshot when --state is set.
@@ -180,7 +200,7 @@ func isMRT(path string) (bool, error) {
 // loadBaselines feeds every baseline into st as table entries, the
 // prefix-to-origin tables lazily if lazy is set (LearnOriginsLazy). It
 // returns the number of entries and the skip reports.
-func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
+func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, cacheDir string, stderr io.Writer) (int64, error) {
 	var n int64
 	for _, p := range paths {
 		m, err := isMRT(p)
@@ -188,7 +208,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 			return n, fmt.Errorf("baseline: %w", err)
 		}
 		if !m {
-			k, err := loadTable(ctx, st, p, in, lazy, stderr)
+			k, err := loadTable(ctx, st, p, in, lazy, cacheDir, stderr)
 			n += k
 			if err != nil {
 				return n, fmt.Errorf("baseline: %w", err)
@@ -236,9 +256,9 @@ func reserveFamily(first netip.Prefix, hint int, reserve func(v4, v6 int)) {
 
 // loadTable feeds a prefix-to-origin table into st as table entries
 // (features.State.LearnTable, or LearnOriginsLazy if lazy), read in batches
-// on another goroutine.
-func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, stderr io.Writer) (int64, error) {
-	r, err := prefix2as.Open(path, in)
+// on another goroutine, through the table cache in cacheDir ("" for none).
+func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, cacheDir string, stderr io.Writer) (int64, error) {
+	r, err := prefix2as.OpenCached(path, in, cacheDir)
 	if err != nil {
 		return 0, err
 	}
@@ -315,6 +335,9 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 		case free <- b:
 		default:
 		}
+	}
+	if s, err := r.CacheStatus(); s == prefix2as.CacheFailed {
+		fmt.Fprintf(stderr, "bgpsentry: baseline %s: not cached (--table-cache off to stop trying): %v\n", path, err)
 	}
 	if k, samples := r.Skipped(); k > 0 {
 		fmt.Fprintf(stderr, "bgpsentry: baseline %s: skipped %d malformed lines\n", path, k)

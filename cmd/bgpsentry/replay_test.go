@@ -37,8 +37,17 @@ import (
 // BGPSENTRY_SKIP_KAFKA=1, which skips them and says why.
 
 func TestMain(m *testing.M) {
+	// The commands' default table cache is the user's: the tests keep
+	// theirs in a directory of their own.
+	cache, err := os.MkdirTemp("", "bgpsentry-cache-")
+	if err == nil {
+		os.Setenv("XDG_CACHE_HOME", cache)
+	}
 	code := m.Run()
 	stopTestBroker(code == 0)
+	if err == nil {
+		os.RemoveAll(cache)
+	}
 	os.Exit(code)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,52 @@ func TestScoreVetoed(t *testing.T) {
 		t.Fatalf("%d vetoed records, summary counts %d (want >= 100 and equal)", got, want)
 	}
 	t.Logf("%d vetoed verdicts: %v", got, seen)
+}
+
+var timings = regexp.MustCompile(`[0-9.]+ ?(µs|ms|s)\b`)
+
+// TestScoreTableCache: score with a prefix-to-origin baseline writes the
+// parsed table to --table-cache, and a second run reading it gives the
+// same events and summary as a run with no cache; --table-cache off
+// writes none.
+func TestScoreTableCache(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	run := func(name, cacheFlag string) (events, summary string) {
+		t.Helper()
+		out := filepath.Join(dir, name+".jsonl")
+		code, _, errOut := runCmd("score", "--baseline", "../../testdata/demo/ipasn_20080501_v12.dat.gz", "--table-cache", cacheFlag,
+			"-o", out, "../../testdata/demo/updates.20080224.1824.bz2", "../../testdata/demo/updates.20080224.1839.bz2")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The summary without its timings.
+		var lines []string
+		for _, l := range strings.Split(errOut, "\n") {
+			if strings.HasPrefix(l, "score:") {
+				lines = append(lines, timings.ReplaceAllString(l, "T"))
+			}
+		}
+		return string(b), strings.Join(lines, "\n")
+	}
+	wantEvents, wantSummary := run("off", "off")
+	if m, _ := filepath.Glob(filepath.Join(cache, "*")); len(m) != 0 {
+		t.Fatalf("--table-cache off wrote %v", m)
+	}
+	for i, name := range []string{"writes", "reads"} {
+		events, summary := run(name, cache)
+		if m, _ := filepath.Glob(filepath.Join(cache, "*.p2a")); len(m) != 1 {
+			t.Fatalf("run %d: cache files %v, want one", i, m)
+		}
+		if events != wantEvents || summary != wantSummary {
+			t.Fatalf("run %d (%s the cache): events or summary differ from the run without a cache:\n%s\nwant\n%s", i, name, summary, wantSummary)
+		}
+	}
+	if !strings.Contains(wantEvents, "208.65.153.0/24") || !strings.Contains(wantSummary, "baseline 270849 entries") {
+		t.Fatalf("the demo run lost its hijack or baseline:\n%s\n%s", wantEvents, wantSummary)
+	}
 }

@@ -145,7 +145,7 @@ func (s *service) run(ctx context.Context) (err error) {
 		}
 	} else if len(sf.baselines) > 0 {
 		t0 := time.Now()
-		n, err := loadBaselines(ctx, s.st, sf.baselines, s.in, false, s.stderr)
+		n, err := loadBaselines(ctx, s.st, sf.baselines, s.in, false, sf.cacheDir(), s.stderr)
 		if err != nil {
 			return err
 		}

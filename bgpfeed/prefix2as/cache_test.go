@@ -1,0 +1,301 @@
+package prefix2as
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dumpTable reads a table to its end (batch 0: Next; > 0: ReadEntries;
+// < 0: ReadOrigins) and writes down everything a caller sees: each entry
+// (time, prefix, ASN, whether it has Attrs, its path), the skipped lines
+// and the error it ends with.
+func dumpTable(t *testing.T, r *Reader, batch int) string {
+	t.Helper()
+	var b strings.Builder
+	for {
+		if batch == 0 {
+			u, err := r.Next(context.Background())
+			if err != nil {
+				fmt.Fprintf(&b, "end %v\n", err)
+				break
+			}
+			fmt.Fprintf(&b, "%s %s %s\n", u.Time, u.Prefix, u.Attrs.Path)
+			continue
+		}
+		read := r.ReadEntries
+		if batch < 0 {
+			read = r.ReadOrigins
+		}
+		es, when, err := read(context.Background(), make([]Entry, 0, max(batch, -batch)))
+		if err != nil {
+			fmt.Fprintf(&b, "end %v\n", err)
+			break
+		}
+		for _, e := range es {
+			var path any = "-"
+			if e.Attrs != nil {
+				path = e.Attrs.Path
+			}
+			fmt.Fprintf(&b, "%s %s %d %v\n", when, e.Prefix, e.ASN, path)
+		}
+	}
+	n, samples := r.Skipped()
+	fmt.Fprintf(&b, "entries %d skipped %d\n", r.Entries(), n)
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%s\n", s.Error())
+	}
+	return b.String()
+}
+
+// cacheFiles lists the table caches in dir.
+func cacheFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.p2a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func openCached(t *testing.T, path, dir string) *Reader {
+	t.Helper()
+	r, err := OpenCached(path, nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+const cacheSample = `; IP-ASN-DAT file
+; Original file : rib.20080501.0644.bz2
+208.65.152.0/22	36561
+2001:db8::/32	64500
+192.0.2.0	24	64501_64502
+198.51.100.0	24	64503,64504_0
+203.0.113.0/24	0
+10.0.0.0/8 x
+10.0.0.0/33 1
+4294967295 1
+0.0.0.0/0	4200000000
+`
+
+// TestCacheSameAsText: a table read from its cache gives what its text
+// gives (entries, paths of multi-origin lines, AS 0, times, skipped lines
+// and their messages), through Next, ReadEntries and ReadOrigins, gzip or
+// plain; the first read writes the cache, the second reads it.
+func TestCacheSameAsText(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		for _, batch := range []int{0, 1, 4, 1000, -1, -1000} {
+			t.Run(fmt.Sprintf("gzip=%v/batch=%d", gz, batch), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "ipasn.dat")
+				writeTable(t, path, cacheSample, gz)
+				dir := filepath.Join(t.TempDir(), "cache")
+				want := dumpTable(t, openCached(t, path, ""), batch)
+				r := openCached(t, path, dir)
+				if s, _ := r.CacheStatus(); s != CacheMiss {
+					t.Fatalf("first open: %v, want miss", s)
+				}
+				if got := dumpTable(t, r, batch); got != want {
+					t.Fatalf("text read with a cache to write:\n%s\nwant\n%s", got, want)
+				}
+				if s, err := r.CacheStatus(); s != CacheWritten || len(cacheFiles(t, dir)) != 1 {
+					t.Fatalf("after the first read: %v (%v), %d cache files", s, err, len(cacheFiles(t, dir)))
+				}
+				r = openCached(t, path, dir)
+				if s, _ := r.CacheStatus(); s != CacheHit {
+					t.Fatalf("second open: %v, want hit", s)
+				}
+				if got := dumpTable(t, r, batch); got != want {
+					t.Fatalf("from the cache:\n%s\nwant\n%s", got, want)
+				}
+				if !strings.Contains(want, "64503") || !strings.Contains(want, "skipped 3") {
+					t.Fatalf("the sample lost its multi-origin or bad lines:\n%s", want)
+				}
+			})
+		}
+	}
+}
+
+func writeTable(t *testing.T, path, text string, gz bool) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = f
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(f)
+		w = zw
+	}
+	if _, err := io.WriteString(w, text); err != nil {
+		t.Fatal(err)
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCacheBad: a cache file that is cut short, has a flipped bit, is of
+// another version, or is not one at all is not used: the text is read
+// (the same entries) and the cache written again. A changed table is a
+// new key. A cache directory that cannot be written leaves the read
+// intact and says why. A table read only in part, or of no entry, is not
+// cached.
+func TestCacheBad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ipasn.dat.gz")
+	writeTable(t, path, cacheSample, true)
+	want := dumpTable(t, openCached(t, path, ""), -100)
+	dir := t.TempDir()
+	dumpTable(t, openCached(t, path, dir), -100)
+	files := cacheFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("%d cache files", len(files))
+	}
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage := map[string]func([]byte) []byte{
+		"truncated":     func(b []byte) []byte { return b[:len(b)-3] },
+		"flipped bit":   func(b []byte) []byte { b[len(b)-5] ^= 4; return b },
+		"other version": func(b []byte) []byte { b[len(cacheMagic)]++; return b },
+		"garbage":       func([]byte) []byte { return []byte("not a cache at all") },
+		"empty":         func([]byte) []byte { return nil },
+		"trailing data": func(b []byte) []byte { return append(b, 0) },
+	}
+	for name, f := range damage {
+		if err := os.WriteFile(files[0], f(append([]byte(nil), good...)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := openCached(t, path, dir)
+		if s, _ := r.CacheStatus(); s != CacheMiss {
+			t.Errorf("%s: %v, want miss", name, s)
+		}
+		if got := dumpTable(t, r, -100); got != want {
+			t.Errorf("%s: got\n%s\nwant\n%s", name, got, want)
+		}
+		if s, err := r.CacheStatus(); s != CacheWritten {
+			t.Errorf("%s: not written again: %v %v", name, s, err)
+		}
+		if b, _ := os.ReadFile(files[0]); string(b) != string(good) {
+			t.Errorf("%s: the cache written again differs", name)
+		}
+	}
+
+	// A changed table: a new key, the old cache stays unused.
+	writeTable(t, path, cacheSample+"192.0.2.128/25 7\n", true)
+	r := openCached(t, path, dir)
+	if s, _ := r.CacheStatus(); s != CacheMiss {
+		t.Errorf("changed table: %v, want miss", s)
+	}
+	if got := dumpTable(t, r, -100); !strings.Contains(got, "192.0.2.128/25 7") {
+		t.Errorf("changed table read without its new line:\n%s", got)
+	}
+	if n := len(cacheFiles(t, dir)); n != 2 {
+		t.Errorf("%d cache files, want 2", n)
+	}
+
+	// A directory that cannot be made (a file is in the way).
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeTable(t, path, cacheSample, true)
+	want = dumpTable(t, openCached(t, path, ""), -100) // the file's new time
+	r = openCached(t, path, filepath.Join(blocked, "cache"))
+	if got := dumpTable(t, r, -100); got != want {
+		t.Errorf("unwritable cache: got\n%s\nwant\n%s", got, want)
+	}
+	if s, err := r.CacheStatus(); s != CacheFailed || err == nil {
+		t.Errorf("unwritable cache: %v %v, want failed with the reason", s, err)
+	}
+
+	// Read in part, or no entry: nothing cached.
+	empty := t.TempDir()
+	r = openCached(t, path, empty)
+	if _, _, err := r.ReadOrigins(context.Background(), make([]Entry, 0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	bad := filepath.Join(t.TempDir(), "bad.dat")
+	writeTable(t, bad, "garbage\n", false)
+	r = openCached(t, bad, empty)
+	if got := dumpTable(t, r, 0); !strings.Contains(got, "no prefix-origin entries") {
+		t.Errorf("garbage table: %s", got)
+	}
+	if n := len(cacheFiles(t, empty)); n != 0 {
+		t.Errorf("%d cache files of a table read in part or of none", n)
+	}
+}
+
+// FuzzCacheSameAsText: for any table text, reading it from its cache
+// gives what reading the text gives.
+func FuzzCacheSameAsText(f *testing.F) {
+	f.Add([]byte(cacheSample))
+	f.Add([]byte("1.0.0.0/8 1\n; 20240101.0000\n2.0.0.0/8 2\n"))
+	f.Add([]byte(" 10.0.0.0\t8\t1_x\n\u00a010.0.0.0/8 1\u00a0\n::/0 0_0,0\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "t.dat")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		for _, batch := range []int{0, 3, -2} {
+			want := dumpTable(t, openCached(t, path, ""), batch)
+			for i := range 2 {
+				if got := dumpTable(t, openCached(t, path, dir), batch); got != want {
+					t.Fatalf("batch %d, read %d with the cache: got\n%s\nwant\n%s", batch, i, got, want)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkCachedTable: reading a real baseline's origins from its cache
+// against from its text (gzip).
+func BenchmarkCachedTable(b *testing.B) {
+	p := filepath.Join("..", "..", "..", "shared", "data", "baseline", "pyasn", "ipasn_20080501_v12.dat.gz")
+	if _, err := os.Stat(p); err != nil {
+		b.Skipf("../shared/data is not beside the repository (%v)", err)
+	}
+	dir := b.TempDir()
+	for _, mode := range []string{"text", "cache"} {
+		b.Run(mode, func(b *testing.B) {
+			d := ""
+			if mode == "cache" {
+				d = dir
+			}
+			buf := make([]Entry, 0, 4096)
+			for b.Loop() {
+				r, err := OpenCached(p, nil, d)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					var err error
+					if buf, _, err = r.ReadOrigins(context.Background(), buf[:0]); err != nil {
+						if !errors.Is(err, io.EOF) {
+							b.Fatal(err)
+						}
+						break
+					}
+				}
+				r.Close()
+			}
+		})
+	}
+}
