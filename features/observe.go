@@ -403,14 +403,11 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 	if f == nil {
 		f = s.facts(u.Attrs.Path)
 	}
-	if !table && changed && f.haveCheck {
-		if l := f.check.Leak; l.Type != asrel.NoLeak && l.Leaker >= 0 && l.Leaker < len(f.uniq) {
-			s.burst(burstLeaker, f.uniq[l.Leaker], now)
-		}
-		if k, ok := leakTriple(f); ok {
-			if _, seen := s.valleys[k]; !seen {
-				s.valleys[k] = stamp
-			}
+	if !table && changed {
+		if f.haveCheck {
+			s.learnLeak(f, now, stamp)
+		} else if s.deferRel {
+			s.deferred = append(s.deferred, deferredLeak{u.Attrs.Path, now, stamp})
 		}
 	}
 	for i := 0; i+1 < len(f.uniq); i++ {
@@ -432,6 +429,20 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 		}
 		if !table {
 			s.burst(burstNewLinkAS, f.uniq[i], now)
+		}
+	}
+}
+
+// learnLeak records what a changed path with a valley tells of leaks,
+// once the relationships are known (f.haveCheck): its leaker's burst,
+// and its leak triple with its first sighting (stamp).
+func (s *State) learnLeak(f *pathFacts, now, stamp int64) {
+	if l := f.check.Leak; l.Type != asrel.NoLeak && l.Leaker >= 0 && l.Leaker < len(f.uniq) {
+		s.burst(burstLeaker, f.uniq[l.Leaker], now)
+	}
+	if k, ok := leakTriple(f); ok {
+		if _, seen := s.valleys[k]; !seen {
+			s.valleys[k] = stamp
 		}
 	}
 }

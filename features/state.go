@@ -141,6 +141,16 @@ type State struct {
 	downs        int64 // session-downs applied (0: no update can be stale)
 	// lazy holds the baseline entries not yet in prefixes (lazytable.go).
 	lazy *lazyTable
+	// deferRel: the relationships come later (DeferRelations); deferred
+	// are the changed warm-up paths learnLeak is to see then.
+	deferRel bool
+	deferred []deferredLeak
+}
+
+// deferredLeak is a learnLeak call waiting for the relationships.
+type deferredLeak struct {
+	path       *bgpfeed.Path
+	now, stamp int64
 }
 
 const (
@@ -193,6 +203,43 @@ func (s *State) UseInferredRelations(g *asrel.Graph) {
 	s.cfg.Rel, s.cfg.RelInferred = g, true
 	s.inferPaths = nil
 	s.SetRelations(g)
+	for _, d := range s.deferred {
+		if f := s.facts(d.path); f.haveCheck {
+			s.learnLeak(f, d.now, d.stamp)
+		}
+	}
+	s.deferRel, s.deferred = false, nil
+}
+
+// DeferRelations tells a state without relationships that they will come
+// from elsewhere (UseInferredRelations) before anything is scored: it can
+// then learn the warm-up before they come (LearnsOnly), keeping aside the
+// little that needs them (the leaker bursts and leak triples of the
+// changed paths), which UseInferredRelations applies in order. The state
+// then answers as if it had had them from the start
+// (TestDeferRelationsSame). It does not collect paths for an inference of
+// its own.
+func (s *State) DeferRelations() {
+	if s.rel != nil {
+		return
+	}
+	s.deferRel = true
+	s.inferPaths = nil
+}
+
+// LearnsOnly reports whether Observe would learn u without scoring it and
+// without the relationships: a session state change, a withdrawal, a
+// table entry, or an announcement of the warm-up. Once it is false for
+// an announcement, that announcement and those after it need the
+// relationships.
+func (s *State) LearnsOnly(u *bgpfeed.Update) bool {
+	if u.Kind != bgpfeed.KindAnnounce || u.Table {
+		return true
+	}
+	if !s.started {
+		return int64(s.cfg.Warmup.Seconds()) > 0
+	}
+	return u.Time.Unix() < s.learnUntil
 }
 
 // SetRelations replaces the relationships (after inference) and clears the
@@ -319,14 +366,19 @@ func (s *State) inferNow() {
 	}
 	paths := s.inferPaths
 	s.inferPaths = nil
+	s.SetRelations(InferRelations(paths))
+}
+
+// InferRelations infers AS relationships (asrel.Infer) from a set of
+// distinct paths.
+func InferRelations(paths map[*bgpfeed.Path]struct{}) *asrel.Graph {
 	var buf []uint32
-	seq := func(yield func([]uint32) bool) {
+	return asrel.Infer(func(yield func([]uint32) bool) {
 		for p := range paths {
 			buf = p.ASNs(buf[:0])
 			if !yield(buf) {
 				return
 			}
 		}
-	}
-	s.SetRelations(asrel.Infer(seq, asrel.InferConfig{}))
+	}, asrel.InferConfig{})
 }

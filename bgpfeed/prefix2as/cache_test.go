@@ -299,3 +299,48 @@ func BenchmarkCachedTable(b *testing.B) {
 		})
 	}
 }
+
+// TestCacheRealTable: the committed 2008 pyasn table (270,849 entries,
+// its cache many times the decoder's window) reads the same from its
+// cache as from its text.
+func TestCacheRealTable(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "demo", "ipasn_20080501_v12.dat.gz")
+	want := dumpTable(t, openCached(t, path, ""), -4096)
+	dir := t.TempDir()
+	dumpTable(t, openCached(t, path, dir), -4096)
+	r := openCached(t, path, dir)
+	if s, _ := r.CacheStatus(); s != CacheHit {
+		t.Fatalf("second open: %v, want hit", s)
+	}
+	if got := dumpTable(t, r, -4096); got != want {
+		t.Fatal("the real table reads differently from its cache")
+	}
+	if !strings.Contains(want, "entries 270849 skipped 0") {
+		t.Fatalf("real table: %s", want[strings.LastIndex(want, "entries"):])
+	}
+}
+
+// TestCacheLongEntry: a table with an entry longer than the cache
+// reader's window (an AS set of 70,000 four-byte varints) is read as
+// ever and not cached.
+func TestCacheLongEntry(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("192.0.2.0\t24\t")
+	for i := range 70000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, 3000000+i)
+	}
+	b.WriteString("\n10.0.0.0/8 1\n")
+	path := filepath.Join(t.TempDir(), "long.dat")
+	writeTable(t, path, b.String(), false)
+	dir := t.TempDir()
+	r := openCached(t, path, dir)
+	if got := dumpTable(t, r, 0); !strings.Contains(got, "entries 2 skipped 0") {
+		t.Fatalf("long entry table: %.200s", got)
+	}
+	if s, err := r.CacheStatus(); s != CacheMiss || len(cacheFiles(t, dir)) != 0 {
+		t.Errorf("cache %v %v, %d files: want none written", s, err, len(cacheFiles(t, dir)))
+	}
+}

@@ -480,6 +480,10 @@ func (r *Reader) Skipped() (int64, []LineError) { return r.skipped, r.samples }
 
 // Close closes the file.
 func (r *Reader) Close() error {
+	if r.tc != nil && r.tc.f != nil {
+		r.tc.f.Close()
+		r.tc.f = nil
+	}
 	if r.closer != nil {
 		return r.closer.Close()
 	}

@@ -19,7 +19,7 @@ func TestInferKeepsInputs(t *testing.T) {
 	inputs := []string{filepath.Join("..", "..", "testdata", "mrt", "bird_bgp"), filepath.Join("..", "..", "testdata", "mrt", "openbgpd_bgp")}
 	in := bgpfeed.NewInterner(0)
 	opts := mrt.Options{Interner: in, Source: "test"}
-	g, kept, err := inferRelations(context.Background(), nil, inputs, opts, 1<<20, nil, io.Discard)
+	g, kept, err := inferRelations(context.Background(), nil, inputs, opts, 1<<20, nil, nil, io.Discard)
 	if err != nil || kept == nil {
 		t.Fatalf("kept %v, %v", kept, err)
 	}
@@ -52,7 +52,7 @@ func TestInferKeepsInputs(t *testing.T) {
 	if done, total := kept.Progress(); done != total || total != int64(n) {
 		t.Errorf("progress %d/%d after %d updates", done, total, n)
 	}
-	g2, kept2, err := inferRelations(context.Background(), nil, inputs, mrt.Options{}, n-1, nil, io.Discard)
+	g2, kept2, err := inferRelations(context.Background(), nil, inputs, mrt.Options{}, n-1, nil, nil, io.Discard)
 	if err != nil || kept2 != nil {
 		t.Fatalf("over the bound: kept %v, %v", kept2, err)
 	}

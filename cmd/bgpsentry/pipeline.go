@@ -54,6 +54,13 @@ type stateFlags struct {
 	// their prefixes (features.State.LearnOriginsLazy): for the batch
 	// commands, whose state is not read concurrently (Featurize).
 	lazy bool
+	// learnEarly: while the relationships are inferred, the state learns
+	// the warm-up of the inputs as the inference reads them (warm, the
+	// kept updates chunk by chunk), instead of after (score). consumed is
+	// how many updates it learned so: openInputs starts after them.
+	learnEarly bool
+	warm       chan []bgpfeed.Update
+	consumed   int64
 }
 
 func (f *stateFlags) bind(fs *flag.FlagSet) {
@@ -64,7 +71,7 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.warmup, "warmup", 15*time.Minute, "learn without scoring for this long after the first update (links and origins are all new until the state has seen some traffic)")
 	fs.DurationVar(&f.burst, "burst-window", 5*time.Minute, "time constant of the burst counters (mass re-origination, leak waves)")
 	fs.StringVar(&f.infer, "infer-relations", "inputs", "without --asrel, infer AS relationships from 'inputs' (a first pass over the baselines and inputs: batch mode) or 'warmup' (the paths seen until the warm-up ends: live mode)")
-	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 6x faster; checked, rewritten when damaged) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
+	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 5x faster; checked, rewritten when damaged) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
 	fs.StringVar(&f.state, "state", "", "state snapshot file: restored at start when it exists (then --baseline is not needed), written at the end, so consecutive archives can be scored in several runs")
 }
 
@@ -88,9 +95,13 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 		// as starting with them (TestInferConcurrentSame).
 		f.inferDone = make(chan struct{})
 		f.keptRead = make(chan *keptInputs, 1)
+		if f.learnEarly {
+			// Room for every chunk: the inference never waits for the state.
+			f.warm = make(chan []bgpfeed.Update, maxKept/keptChunk+2)
+		}
 		go func() {
 			defer close(f.inferDone)
-			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, func(k *keptInputs) { f.keptRead <- k }, stderr)
+			f.inferred, f.kept, f.inferErr = inferRelations(ctx, f.baselines, inputs, opts, maxKept, f.warm, func(k *keptInputs) { f.keptRead <- k }, stderr)
 		}()
 	case f.infer == "warmup":
 	default:
@@ -131,13 +142,16 @@ func (f *stateFlags) finish(st *features.State) error {
 	if f.inferDone == nil {
 		return nil
 	}
+	if f.warm != nil {
+		f.learnWarmup(st)
+	}
 	// While the relationships are inferred (one core), the lazy baseline
 	// puts the prefixes the updates touch in the trie, as the first
 	// update of each would (the state answers the same).
 	select {
 	case k := <-f.keptRead:
 		if k != nil && st.TablePending() {
-			k.touch(st)
+			k.touch(st, f.consumed)
 		}
 	case <-f.inferDone:
 	}
@@ -166,6 +180,29 @@ func (f *stateFlags) cacheDir() string {
 		return filepath.Join(d, "bgpsentry")
 	}
 	return f.cache
+}
+
+// learnWarmup has st learn the updates of the inputs as the inference
+// reads them, for as long as they need no relationships (the warm-up:
+// features.State.LearnsOnly), keeping aside what of them does need them
+// (DeferRelations) until finish hands them over. The state then answers
+// as if it had learned them after (TestLearnEarlySame); the scoring pass
+// is shorter by the warm-up.
+func (f *stateFlags) learnWarmup(st *features.State) {
+	st.DeferRelations()
+	learning := true
+	for c := range f.warm { // closed when the inputs are read
+		for i := 0; learning && i < len(c); i++ {
+			if !st.LearnsOnly(&c[i]) {
+				learning = false
+				break
+			}
+			st.Observe(&c[i], nil)
+			c[i] = bgpfeed.Update{} // the state keeps what it needs of it
+			f.consumed++
+		}
+	}
+	f.warm = nil
 }
 
 // saveState writes the snapshot when --state is set.
@@ -363,16 +400,28 @@ type inputReader interface {
 func (f *stateFlags) openInputs(inputs []string, opts mrt.Options) (inputReader, error) {
 	if k := f.kept; k != nil {
 		f.kept = nil
+		k.skip(f.consumed)
 		return k, nil
 	}
-	return mrt.Open(inputs, opts)
+	r, err := mrt.Open(inputs, opts)
+	if err != nil || f.consumed == 0 {
+		return r, err
+	}
+	// The inputs were too many to keep: read again, after those learned.
+	for i := int64(0); i < f.consumed; i++ {
+		if _, err := r.Next(context.Background()); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("reading the inputs again: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // maxKept bounds the updates the relationship inference keeps for the
 // scoring pass (about 500 bytes each with their attributes, on RIS update
 // files: 185k updates of a 5-minute rrc01 file keep 90 MB): beyond it,
 // the inputs are decoded a second time instead.
-const maxKept = 1 << 18
+var maxKept = 1 << 18 // a variable for the tests
 
 // keptInputs replays the updates of the inputs read once already. They
 // are kept in chunks of keptChunk, so that keeping more never copies
@@ -384,11 +433,15 @@ type keptInputs struct {
 	stats  mrt.Stats
 	// dropped: there were more than the bound, none are kept.
 	dropped bool
+	// warm, if not nil, is sent each chunk once full, the last one when
+	// the reading ends, and then closed (stateFlags.learnWarmup).
+	warm chan<- []bgpfeed.Update
 }
 
 const keptChunk = 4096
 
-// add keeps u, unless more than keep are kept (then none are).
+// add keeps u, unless more than keep are kept (then none are, and no
+// more chunks go to warm).
 func (k *keptInputs) add(u bgpfeed.Update, keep int) {
 	if k.dropped {
 		return
@@ -403,6 +456,31 @@ func (k *keptInputs) add(u bgpfeed.Update, keep int) {
 	last := len(k.chunks) - 1
 	k.chunks[last] = append(k.chunks[last], u)
 	k.n++
+	if k.warm != nil && len(k.chunks[last]) == keptChunk {
+		k.warm <- k.chunks[last] // full: the reader no longer touches it
+	}
+}
+
+// endWarm sends warm the last chunk, if not full (and sent already), and
+// closes it.
+func (k *keptInputs) endWarm() {
+	if k.warm == nil {
+		return
+	}
+	if last := len(k.chunks) - 1; !k.dropped && last >= 0 && len(k.chunks[last]) < keptChunk {
+		k.warm <- k.chunks[last]
+	}
+	close(k.warm)
+	k.warm = nil
+}
+
+// skip starts the reading after the first n updates (learned already),
+// dropping their chunks.
+func (k *keptInputs) skip(n int64) {
+	for i := int64(0); i < n/keptChunk && i < int64(len(k.chunks)); i++ {
+		k.chunks[i] = nil
+	}
+	k.i.Store(min(n, k.n))
 }
 
 func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
@@ -425,11 +503,14 @@ func (k *keptInputs) Next(ctx context.Context) (bgpfeed.Update, error) {
 	return u, nil
 }
 
-// touch has st's lazy baseline put the prefixes of the kept updates in
-// its trie (features.State.TouchTable).
-func (k *keptInputs) touch(st *features.State) {
-	for _, c := range k.chunks {
+// touch has st's lazy baseline put the prefixes of the kept updates from
+// the from-th on in its trie (features.State.TouchTable).
+func (k *keptInputs) touch(st *features.State, from int64) {
+	for j, c := range k.chunks {
 		for i := range c {
+			if int64(j*keptChunk+i) < from {
+				continue
+			}
 			if u := &c[i]; u.Kind == bgpfeed.KindAnnounce || u.Kind == bgpfeed.KindWithdraw {
 				st.TouchTable(u.Prefix)
 			}
@@ -448,8 +529,11 @@ func (k *keptInputs) Close() error                  { k.chunks = nil; return nil
 // opts, as the pass that follows does, and returns their updates for it
 // when there are at most keep of them (openInputs). read, if not nil, is
 // given those updates (or nil) as soon as they are read, before the
-// inference: it must not change them.
-func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, read func(*keptInputs), stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
+// inference: it must not change them. warm, if not nil, is given them
+// chunk by chunk as they are read, and closed (keptInputs.warm).
+func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Options, keep int, warm chan<- []bgpfeed.Update, read func(*keptInputs), stderr io.Writer) (*asrel.Graph, *keptInputs, error) {
+	kept := &keptInputs{warm: warm}
+	defer kept.endWarm() // on an error too
 	var files []string
 	for _, b := range baselines {
 		if m, err := isMRT(b); err == nil && m {
@@ -493,27 +577,19 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 			return nil, nil, err
 		}
 	}
-	kept := &keptInputs{}
 	if len(inputs) > 0 {
 		if err := readFiles(inputs, opts, kept); err != nil {
 			return nil, nil, err
 		}
 	}
+	kept.endWarm()
 	if kept.dropped || len(inputs) == 0 {
 		kept = nil
 	}
 	if read != nil {
 		read(kept)
 	}
-	var buf []uint32
-	g := asrel.Infer(func(yield func([]uint32) bool) {
-		for p := range seen {
-			buf = p.ASNs(buf[:0])
-			if !yield(buf) {
-				return
-			}
-		}
-	}, asrel.InferConfig{})
+	g := features.InferRelations(seen)
 	st := g.Stats()
 	fmt.Fprintf(stderr, "bgpsentry: relationships inferred from %d distinct paths: %d links (%d provider-customer, %d peer)\n", len(seen), g.Len(), st.InferredP2C, st.InferredP2P+st.InferredClique)
 	return g, kept, nil

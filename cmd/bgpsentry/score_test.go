@@ -250,3 +250,63 @@ func TestScoreTableCache(t *testing.T) {
 		t.Fatalf("the demo run lost its hijack or baseline:\n%s\n%s", wantEvents, wantSummary)
 	}
 }
+
+// TestLearnEarlySame: score learning the warm-up while the relationship
+// inference reads the inputs writes what it writes learning it after:
+// every event state (--events all), every vetoed verdict and the summary,
+// byte for byte, and its state snapshot scores the next file the same
+// (snapshots are not byte-stable: maps); with the inputs kept, and with
+// them read again (more than maxKept). The summary counts the updates
+// learned early among the elements read.
+func TestLearnEarlySame(t *testing.T) {
+	defer func(b bool, k int) { scoreLearnEarly, maxKept = b, k }(scoreLearnEarly, maxKept)
+	dir := t.TempDir()
+	score := func(name, file string) []string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		code, _, errOut := runCmd("score", "--baseline", "../../testdata/demo/ipasn_20080501_v12.dat.gz", "--warmup", "3m", "--events", "all",
+			"--vetoed", p+".vetoed", "--state", filepath.Join(dir, strings.Split(name, "/")[0]+".state"), "-o", p+".events", file)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		var out []string
+		for _, ext := range []string{".events", ".vetoed"} {
+			b, err := os.ReadFile(p + ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		var summary []string
+		for _, l := range strings.Split(errOut, "\n") {
+			if strings.HasPrefix(l, "score:") {
+				summary = append(summary, timings.ReplaceAllString(l, "T"))
+			}
+		}
+		return append(out, strings.Join(summary, "\n"))
+	}
+	// run scores the first file, then the second from the first's state.
+	run := func(name string) []string {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		first := score(name+"/1", "../../testdata/demo/updates.20080224.1824.bz2")
+		return append(first, score(name+"/2", "../../testdata/demo/updates.20080224.1839.bz2")...)
+	}
+	what := []string{"events", "vetoed verdicts", "summary", "next file's events", "next file's vetoed verdicts", "next file's summary"}
+	scoreLearnEarly = false
+	want := run("after")
+	if want[0] == "" || !strings.Contains(want[2], "59464 elements read") || !strings.Contains(want[3], "208.65.153.0/24") {
+		t.Fatalf("the demo run lost its hijack, its elements or the next file's events:\n%s", want[2])
+	}
+	scoreLearnEarly = true
+	for _, keep := range []int{maxKept, 10000} {
+		maxKept = keep
+		got := run(fmt.Sprintf("early-%d", keep))
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("keeping at most %d updates: the %s differ from learning the warm-up after", keep, what[i])
+			}
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package features
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
+)
+
+// TestDeferRelationsSame: a state that learns the warm-up before the
+// relationships come (DeferRelations, Observe while LearnsOnly, then
+// UseInferredRelations) scores every update after it as a state that had
+// them from the start: the same candidates, the same vectors bit for bit,
+// the same counts. The committed 2008 files have valleys in the warm-up,
+// so dropping what was deferred changes vectors (the leaker bursts and
+// established leaks), which the test checks too: it would catch a
+// deferral that lost them.
+func TestDeferRelationsSame(t *testing.T) {
+	var us []bgpfeed.Update
+	r, err := mrt.Open([]string{filepath.Join("..", "testdata", "demo", "updates.20080224.1824.bz2")}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	seen := map[*bgpfeed.Path]struct{}{}
+	for {
+		u, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
+			seen[u.Attrs.Path] = struct{}{}
+		}
+		us = append(us, u)
+	}
+	g := InferRelations(seen)
+
+	cfg := Config{Warmup: 5 * time.Minute}
+	// run observes us[from:] and returns every vector (nil: no candidate).
+	run := func(s *State, from int) [][]float64 {
+		out := make([][]float64, len(us))
+		for i := from; i < len(us); i++ {
+			vec := make([]float64, NumFeatures)
+			if s.Observe(&us[i], vec) != nil {
+				out[i] = vec
+			}
+		}
+		return out
+	}
+	ref := NewState(cfg)
+	ref.UseInferredRelations(g)
+	want := run(ref, 0)
+
+	// deferred learns the warm-up first; dropDeferred loses what it kept.
+	deferred := func(drop bool) (*State, [][]float64, int) {
+		s := NewState(cfg)
+		s.DeferRelations()
+		n := 0
+		for n < len(us) && s.LearnsOnly(&us[n]) {
+			if s.Observe(&us[n], nil) != nil {
+				t.Fatalf("update %d: a candidate while LearnsOnly", n)
+			}
+			n++
+		}
+		if len(s.deferred) == 0 {
+			t.Fatal("no changed path with a valley in the warm-up: the test proves nothing")
+		}
+		if drop {
+			s.deferred = nil
+		}
+		s.UseInferredRelations(g)
+		return s, run(s, n), n
+	}
+	s, got, n := deferred(false)
+	if n == 0 || n == len(us) {
+		t.Fatalf("warm-up of %d of %d updates", n, len(us))
+	}
+	cands := 0
+	for i := range us {
+		if (got[i] == nil) != (want[i] == nil) {
+			t.Fatalf("update %d: candidate %v, want %v", i, got[i] != nil, want[i] != nil)
+		}
+		for j := range got[i] {
+			if math.Float64bits(got[i][j]) != math.Float64bits(want[i][j]) {
+				t.Fatalf("update %d: %s = %v, want %v", i, Names[j], got[i][j], want[i][j])
+			}
+		}
+		if got[i] != nil {
+			cands++
+		}
+	}
+	if cands < 100 {
+		t.Fatalf("%d candidates: too few to compare", cands)
+	}
+	o1, s1, l1 := s.Counts()
+	o2, s2, l2 := ref.Counts()
+	if o1 != o2 || s1 != s2 || l1 != l2 {
+		t.Errorf("counts %d %d %d, want %d %d %d", o1, s1, l1, o2, s2, l2)
+	}
+
+	_, lost, _ := deferred(true)
+	differ := 0
+	for i := range us {
+		for j := range lost[i] {
+			if want[i] != nil && math.Float64bits(lost[i][j]) != math.Float64bits(want[i][j]) {
+				differ++
+				break
+			}
+		}
+	}
+	if differ == 0 {
+		t.Error("dropping the deferred leaks changed no vector: the test cannot tell a deferral that loses them")
+	}
+	t.Logf("%d updates, %d in the warm-up, %d candidates compared; %d vectors differ without the deferred leaks", len(us), n, cands, differ)
+}
