@@ -3,8 +3,12 @@ package features
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,7 +32,7 @@ func TestDeferRelationsSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	seen := map[*bgpfeed.Path]struct{}{}
+	seen := NewPathSet()
 	for {
 		u, err := r.Next(context.Background())
 		if errors.Is(err, io.EOF) {
@@ -38,11 +42,11 @@ func TestDeferRelationsSame(t *testing.T) {
 			t.Fatal(err)
 		}
 		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
-			seen[u.Attrs.Path] = struct{}{}
+			seen.Add(u.Attrs.Path)
 		}
 		us = append(us, u)
 	}
-	g := InferRelations(seen)
+	g := seen.Infer()
 
 	cfg := Config{Warmup: 5 * time.Minute}
 	// run observes us[from:] and returns every vector (nil: no candidate).
@@ -121,4 +125,65 @@ func TestDeferRelationsSame(t *testing.T) {
 		t.Error("dropping the deferred leaks changed no vector: the test cannot tell a deferral that loses them")
 	}
 	t.Logf("%d updates, %d in the warm-up, %d candidates compared; %d vectors differ without the deferred leaks", len(us), n, cands, differ)
+}
+
+// TestPathSetOrder: the relationships inferred from a set of paths do not
+// depend on the order the paths come in (PathSet gives them in the order
+// they were added; a map gave them in random order): the same links, each
+// with the same relationship, and the same statistics, on the paths of a
+// real update file, forwards, backwards and shuffled.
+func TestPathSetOrder(t *testing.T) {
+	r, err := mrt.Open([]string{filepath.Join("..", "testdata", "demo", "updates.20080224.1839.bz2")}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var paths []*bgpfeed.Path
+	seen := map[*bgpfeed.Path]bool{}
+	for {
+		u, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil && !seen[u.Attrs.Path] {
+			seen[u.Attrs.Path] = true
+			paths = append(paths, u.Attrs.Path)
+		}
+	}
+	infer := func(ps []*bgpfeed.Path) (map[[2]uint32]string, string) {
+		set := NewPathSet()
+		for _, p := range ps {
+			set.Add(p)
+			set.Add(p) // a second time: no change
+		}
+		if set.Len() != len(ps) {
+			t.Fatalf("%d paths in the set, want %d", set.Len(), len(ps))
+		}
+		g := set.Infer()
+		links := map[[2]uint32]string{}
+		for l := range g.Links() {
+			links[[2]uint32{l.A, l.B}] = fmt.Sprint(g.Rel(l.A, l.B))
+		}
+		return links, fmt.Sprintf("%+v", g.Stats())
+	}
+	want, wantStats := infer(paths)
+	if len(want) < 1000 {
+		t.Fatalf("%d links inferred: too few to compare", len(want))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 4 {
+		ps := slices.Clone(paths)
+		if i == 0 {
+			slices.Reverse(ps)
+		} else {
+			rng.Shuffle(len(ps), func(a, b int) { ps[a], ps[b] = ps[b], ps[a] })
+		}
+		got, stats := infer(ps)
+		if !maps.Equal(got, want) || stats != wantStats {
+			t.Fatalf("order %d: %d links (%s), want %d (%s)", i, len(got), stats, len(want), wantStats)
+		}
+	}
 }

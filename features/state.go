@@ -130,7 +130,7 @@ type State struct {
 	now        int64
 	asns       []uint32
 	scratch    [NumFeatures]float64
-	inferPaths map[*bgpfeed.Path]struct{}
+	inferPaths *PathSet
 	// lastCollected is the path last added to inferPaths.
 	lastCollected *bgpfeed.Path
 	// Counters.
@@ -179,7 +179,7 @@ func NewState(cfg Config) *State {
 		rel:      cfg.Rel,
 	}
 	if cfg.Rel == nil {
-		s.inferPaths = make(map[*bgpfeed.Path]struct{})
+		s.inferPaths = NewPathSet()
 	}
 	for i := range s.bursts {
 		s.bursts[i] = make(map[uint32]*decay)
@@ -332,10 +332,10 @@ func (s *State) OriginsOf(p netip.Prefix) []uint32 {
 const maxInferPaths = 4 << 20
 
 func (s *State) collectPath(p *bgpfeed.Path) {
-	if s.inferPaths == nil || p == s.lastCollected || len(s.inferPaths) >= maxInferPaths {
+	if s.inferPaths == nil || p == s.lastCollected || s.inferPaths.Len() >= maxInferPaths {
 		return
 	}
-	s.inferPaths[p] = struct{}{}
+	s.inferPaths.Add(p)
 	s.lastCollected = p // a table repeats a path on consecutive lines
 }
 
@@ -366,17 +366,43 @@ func (s *State) inferNow() {
 	}
 	paths := s.inferPaths
 	s.inferPaths = nil
-	s.SetRelations(InferRelations(paths))
+	s.SetRelations(paths.Infer())
 }
 
-// InferRelations infers AS relationships (asrel.Infer) from a set of
-// distinct paths.
-func InferRelations(paths map[*bgpfeed.Path]struct{}) *asrel.Graph {
-	var buf []uint32
+// PathSet is a set of distinct paths for a relationship inference. A
+// path's ASNs are copied into one array when it is first added, while the
+// path is fresh in the CPU's cache: an inference then reads that array in
+// the order the paths came (asrel.Infer's result does not depend on it:
+// TestPathSetOrder), not a hundred thousand scattered paths.
+type PathSet struct {
+	seen map[*bgpfeed.Path]struct{}
+	flat []uint32
+	off  []int
+}
+
+// NewPathSet makes an empty PathSet.
+func NewPathSet() *PathSet {
+	return &PathSet{seen: map[*bgpfeed.Path]struct{}{}, off: []int{0}}
+}
+
+// Add adds p if it is not in the set yet.
+func (s *PathSet) Add(p *bgpfeed.Path) {
+	if _, ok := s.seen[p]; ok {
+		return
+	}
+	s.seen[p] = struct{}{}
+	s.flat = p.ASNs(s.flat)
+	s.off = append(s.off, len(s.flat))
+}
+
+// Len is how many distinct paths the set holds.
+func (s *PathSet) Len() int { return len(s.off) - 1 }
+
+// Infer infers AS relationships from the paths (asrel.Infer).
+func (s *PathSet) Infer() *asrel.Graph {
 	return asrel.Infer(func(yield func([]uint32) bool) {
-		for p := range paths {
-			buf = p.ASNs(buf[:0])
-			if !yield(buf) {
+		for i := range s.Len() {
+			if !yield(s.flat[s.off[i]:s.off[i+1]]) {
 				return
 			}
 		}

@@ -543,7 +543,7 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 	if opts.Interner == nil {
 		opts.Interner = bgpfeed.NewInterner(0)
 	}
-	seen := map[*bgpfeed.Path]struct{}{}
+	seen := features.NewPathSet()
 	readFiles := func(files []string, opts mrt.Options, kept *keptInputs) error {
 		r, err := mrt.Open(files, opts)
 		if err != nil {
@@ -559,7 +559,7 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 				return err
 			}
 			if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
-				seen[u.Attrs.Path] = struct{}{}
+				seen.Add(u.Attrs.Path)
 			}
 			if kept != nil {
 				kept.add(u, keep)
@@ -589,9 +589,9 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 	if read != nil {
 		read(kept)
 	}
-	g := features.InferRelations(seen)
+	g := seen.Infer()
 	st := g.Stats()
-	fmt.Fprintf(stderr, "bgpsentry: relationships inferred from %d distinct paths: %d links (%d provider-customer, %d peer)\n", len(seen), g.Len(), st.InferredP2C, st.InferredP2P+st.InferredClique)
+	fmt.Fprintf(stderr, "bgpsentry: relationships inferred from %d distinct paths: %d links (%d provider-customer, %d peer)\n", seen.Len(), g.Len(), st.InferredP2C, st.InferredP2P+st.InferredClique)
 	return g, kept, nil
 }
 

@@ -113,6 +113,7 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.Var(durationFlag{&c.State.Warmup}, "warmup", "learn without scoring for this long after the first live update (default "+c.State.Warmup.D().String()+")")
 	fs.Var(durationFlag{&c.State.BurstWindow}, "burst-window", "time constant of the burst counters (default "+c.State.BurstWindow.D().String()+")")
 	fs.StringVar(&c.State.InferRelations, "infer-relations", c.State.InferRelations, "without --asrel, infer AS relationships from the paths seen until the warm-up ends ('warmup') or from a first pass over the baselines and replay files ('inputs')")
+	fs.StringVar(&c.State.TableCache, "table-cache", c.State.TableCache, "`DIR` of the parsed prefix-to-origin baselines, read instead of their text at the next start ('' = bgpsentry in the user cache directory; 'off' = none)")
 	fs.StringVar(&c.State.Snapshot, "state", c.State.Snapshot, "state snapshot `FILE`: restored at start when it exists, written every --state.interval and at shutdown (SIGINT/SIGTERM)")
 	fs.Var(durationFlag{&c.State.SnapshotInterval}, "state.interval", "interval of the periodic snapshots to --state, 0 = only at shutdown (default "+c.State.SnapshotInterval.D().String()+")")
 	// BGP.

@@ -50,6 +50,7 @@ type stateConfig struct {
 	Warmup           duration `yaml:"warmup"`
 	BurstWindow      duration `yaml:"burst_window"`
 	InferRelations   string   `yaml:"infer_relations"`
+	TableCache       string   `yaml:"table_cache"`
 	Snapshot         string   `yaml:"snapshot"`
 	SnapshotInterval duration `yaml:"snapshot_interval"`
 }

@@ -92,6 +92,7 @@ func (c *serveConfig) stateFlags() stateFlags {
 	return stateFlags{
 		baselines: c.State.Baselines, asrel: c.State.ASRel, asorg: c.State.ASOrg, rpki: c.State.RPKI,
 		warmup: c.State.Warmup.D(), burst: c.State.BurstWindow.D(), state: c.State.Snapshot, infer: c.State.InferRelations,
+		cache: c.State.TableCache,
 	}
 }
 
