@@ -8,14 +8,35 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 )
+
+// readDemo reads a committed 2008 route-views2 update file.
+func readDemo(t *testing.T, name string) []bgpfeed.Update {
+	t.Helper()
+	r, err := mrt.Open([]string{filepath.Join("..", "testdata", "demo", name)}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var us []bgpfeed.Update
+	for {
+		u, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return us
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+}
 
 // TestDeferRelationsSame: a state that learns the warm-up before the
 // relationships come (DeferRelations, Observe while LearnsOnly, then
@@ -26,25 +47,12 @@ import (
 // established leaks), which the test checks too: it would catch a
 // deferral that lost them.
 func TestDeferRelationsSame(t *testing.T) {
-	var us []bgpfeed.Update
-	r, err := mrt.Open([]string{filepath.Join("..", "testdata", "demo", "updates.20080224.1824.bz2")}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	us := readDemo(t, "updates.20080224.1824.bz2")
 	seen := NewPathSet()
-	for {
-		u, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, u := range us {
 		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil {
 			seen.Add(u.Attrs.Path)
 		}
-		us = append(us, u)
 	}
 	g := seen.Infer()
 
@@ -133,21 +141,9 @@ func TestDeferRelationsSame(t *testing.T) {
 // with the same relationship, and the same statistics, on the paths of a
 // real update file, forwards, backwards and shuffled.
 func TestPathSetOrder(t *testing.T) {
-	r, err := mrt.Open([]string{filepath.Join("..", "testdata", "demo", "updates.20080224.1839.bz2")}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var paths []*bgpfeed.Path
 	seen := map[*bgpfeed.Path]bool{}
-	for {
-		u, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, u := range readDemo(t, "updates.20080224.1839.bz2") {
 		if u.Kind == bgpfeed.KindAnnounce && u.Attrs != nil && u.Attrs.Path != nil && !seen[u.Attrs.Path] {
 			seen[u.Attrs.Path] = true
 			paths = append(paths, u.Attrs.Path)
