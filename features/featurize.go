@@ -38,6 +38,7 @@ func (s *State) Featurize(u *bgpfeed.Update, vec []float64) (*Candidate, error) 
 		id = math.MaxUint16 // no route of an unknown peer matches
 	}
 	f := s.cachedFacts(u.Attrs.Path)
-	c, _ := s.featurize(u, f, vec[:NumFeatures], id, s.cachedFacts)
+	ps, _ := s.prefixes.Get(u.Prefix)
+	c, _ := s.featurize(u, f, vec[:NumFeatures], id, s.cachedFacts, ps)
 	return c, nil
 }

@@ -149,7 +149,7 @@ func (s *State) stale(u *bgpfeed.Update) bool {
 	if u.Table || s.downs == 0 {
 		return false // no session has gone down: nothing can be stale
 	}
-	id, ok := s.peerIdx[peerKey{u.Source, u.PeerAddr, u.PeerASN}]
+	id, ok := s.lookupPeer(u)
 	if !ok || s.peers[id].lastDown == 0 || u.Time.UnixNano() >= s.peers[id].lastDown {
 		return false
 	}
@@ -231,12 +231,15 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 	if len(vec) < NumFeatures {
 		vec = s.scratch[:]
 	}
-	if !all && !s.gate(u, f) {
-		s.learn(u, f, false)
+	// One lookup of the prefix for the gate, the vector and learning:
+	// nothing changes the trie in between.
+	ps, _ := s.prefixes.Get(u.Prefix)
+	if !all && !s.gate(u, f, ps) {
+		s.learnAt(u, f, false, ps)
 		return nil, false
 	}
-	c, gated := s.featurize(u, f, vec[:NumFeatures], s.peer(u), s.facts)
-	s.learn(u, f, false)
+	c, gated := s.featurize(u, f, vec[:NumFeatures], s.peer(u), s.facts, ps)
+	s.learnAt(u, f, false, ps)
 	if gated {
 		s.scored++
 	}
@@ -248,12 +251,11 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 
 // gate is the cheap part of featurize: whether u is worth a vector. It
 // must agree with the gate featurize computes (TestGateAgrees checks).
-func (s *State) gate(u *bgpfeed.Update, f *pathFacts) bool {
+func (s *State) gate(u *bgpfeed.Update, f *pathFacts, ps *prefixState) bool {
 	now := u.Time.Unix()
 	origin := u.Attrs.Path.Origin()
 	young := int64(s.cfg.Young.Seconds())
-	ps, seen := s.prefixes.Get(u.Prefix)
-	if !seen {
+	if ps == nil {
 		return true // a new prefix is a new origin for it
 	}
 	known := false
@@ -312,6 +314,12 @@ func (s *State) withdraw(u *bgpfeed.Update) {
 // learn records u in the state: origin history, the peer's route, links,
 // per-origin statistics and burst counters.
 func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
+	s.learnAt(u, f, table, nil)
+}
+
+// learnAt is learn with u's prefix state, when the caller looked it up
+// already (nil: look it up, and add it if new).
+func (s *State) learnAt(u *bgpfeed.Update, f *pathFacts, table bool, known *prefixState) {
 	now := u.Time.Unix()
 	stamp := now
 	if table || now < s.learnUntil {
@@ -320,16 +328,19 @@ func (s *State) learn(u *bgpfeed.Update, f *pathFacts, table bool) {
 		stamp = 0
 	}
 	origin := u.Attrs.Path.Origin()
-	slot, ok, err := s.prefixes.Entry(u.Prefix)
-	if err != nil {
-		return
+	ps := known
+	if ps == nil {
+		slot, ok, err := s.prefixes.Entry(u.Prefix)
+		if err != nil {
+			return
+		}
+		if ps = *slot; !ok {
+			ps = s.alloc.prefix()
+			ps.first = stamp
+			*slot = ps
+		}
 	}
-	ps := *slot
-	if !ok {
-		ps = s.alloc.prefix()
-		ps.first = stamp
-		*slot = ps
-	} else if table && ps.first > 0 {
+	if table && ps.first > 0 {
 		ps.first = 0
 	}
 	if origin != 0 {
@@ -483,11 +494,11 @@ func b2f(b bool) float64 {
 
 // featurize computes the vector of u against the state before u and
 // decides the gate.
-func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uint16, facts func(*bgpfeed.Path) *pathFacts) (*Candidate, bool) {
+func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uint16, facts func(*bgpfeed.Path) *pathFacts, ps *prefixState) (*Candidate, bool) {
 	now := u.Time.Unix()
 	origin := u.Attrs.Path.Origin()
 	p := u.Prefix
-	ps, seen := s.prefixes.Get(p)
+	seen := ps != nil
 
 	c := &Candidate{Update: u, Path: f.uniq, Origin: origin, Loop: f.loop}
 	for i := range vec {
@@ -502,14 +513,20 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 	if seen {
 		vec[FPrefixAgeHours] = hours(now, ps.first)
 		vec[FPrefixOriginsEver] = float64(len(ps.origins))
-		nowOrigins := map[uint32]bool{}
+		// The distinct origins of the live routes: a few at most, so a
+		// slice on the stack rather than a map made each time (and no
+		// scratch in the state: Featurize runs concurrently).
+		var originsBuf [8]uint32
+		nowOrigins := originsBuf[:0]
 		for i := range ps.routes {
 			r := &ps.routes[i]
 			if !s.live(*r) {
 				continue
 			}
 			o := r.path.Origin()
-			nowOrigins[o] = true
+			if !slices.Contains(nowOrigins, o) {
+				nowOrigins = append(nowOrigins, o)
+			}
 			vec[FPeersSeeingPrefix]++
 			own := r.peer == id && r.pathID == u.PathID
 			if o == origin {

@@ -113,9 +113,14 @@ type State struct {
 	alloc    slabs
 	peers    []peerState
 	peerIdx  map[peerKey]uint16
-	origins  map[uint32]*originStat
-	links    map[uint64]int64 // directed link a<<32|b -> first seen (0 = baseline)
-	degree   map[uint32]int32 // undirected observed degree
+	lastPeer struct {
+		key peerKey
+		id  uint16
+		ok  bool
+	}
+	origins map[uint32]*originStat
+	links   map[uint64]int64 // directed link a<<32|b -> first seen (0 = baseline)
+	degree  map[uint32]int32 // undirected observed degree
 	// valleys are the leak triples (the AS a route leaked to, the leaker,
 	// the AS it learned the route from) of the paths seen so far that
 	// violate valley-free routing, with their first sighting (0 = before
@@ -267,11 +272,26 @@ func leakTriple(f *pathFacts) (valleyKey, bool) {
 	return valleyKey{f.uniq[l.To], f.uniq[l.Leaker], f.uniq[l.From]}, true
 }
 
-func (s *State) peer(u *bgpfeed.Update) uint16 {
+// lookupPeer finds the index of u's peer, if it has one. The last one
+// found is kept: updates come in runs of one peer (the prefixes of one
+// message), and this saves hashing the key up to four times an update.
+func (s *State) lookupPeer(u *bgpfeed.Update) (uint16, bool) {
 	k := peerKey{u.Source, u.PeerAddr, u.PeerASN}
-	if id, ok := s.peerIdx[k]; ok {
+	if s.lastPeer.ok && s.lastPeer.key == k {
+		return s.lastPeer.id, true
+	}
+	id, ok := s.peerIdx[k]
+	if ok {
+		s.lastPeer.key, s.lastPeer.id, s.lastPeer.ok = k, id, true
+	}
+	return id, ok
+}
+
+func (s *State) peer(u *bgpfeed.Update) uint16 {
+	if id, ok := s.lookupPeer(u); ok {
 		return id
 	}
+	k := peerKey{u.Source, u.PeerAddr, u.PeerASN}
 	if len(s.peers) >= math.MaxUint16 {
 		return math.MaxUint16 - 1 // beyond 65k peers, the rest share a slot
 	}
