@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/prefix2as"
 )
 
 // A lazy table is a prefix-to-origin baseline kept as sorted arrays
@@ -171,13 +172,19 @@ type lazyTable struct {
 // maxLazyTimes bounds the distinct entry times (an entry keeps an index).
 const maxLazyTimes = math.MaxUint16
 
-// OriginEntry is a table entry given by its origin: its path is the
-// AS_SEQUENCE of Origin alone, made only when needed. Path, when not nil,
-// is the entry's path instead (several origins, an AS set).
-type OriginEntry struct {
-	Prefix netip.Prefix
-	Origin uint32
-	Path   *bgpfeed.Path
+// OriginEntry is a table entry given by its origin (ASN): its path is
+// the AS_SEQUENCE of the origin alone, made only when needed. Attrs, when
+// not nil, holds the entry's path instead (several origins, an AS set).
+// It is what prefix2as.Reader.ReadOrigins reads, so a table's entries
+// come to LearnOriginsLazy as read.
+type OriginEntry = prefix2as.Entry
+
+// path is the path an entry gives instead of its origin's, if any.
+func entryPath(e *OriginEntry) *bgpfeed.Path {
+	if e.Attrs == nil {
+		return nil
+	}
+	return e.Attrs.Path
 }
 
 // originPath interns the one-AS path of asn.
@@ -203,10 +210,11 @@ func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed
 	}
 	if lt == nil || lt.sealed || (len(lt.times) >= maxLazyTimes && !lt.times[len(lt.times)-1].Equal(t)) {
 		es := make([]TableEntry, len(entries))
-		for i, e := range entries {
-			es[i] = TableEntry{Prefix: e.Prefix, Path: e.Path}
-			if e.Path == nil {
-				es[i].Path = originPath(in, e.Origin)
+		for i := range entries {
+			e := &entries[i]
+			es[i] = TableEntry{Prefix: e.Prefix, Path: entryPath(e)}
+			if es[i].Path == nil {
+				es[i].Path = originPath(in, e.ASN)
 			}
 		}
 		s.LearnTable(t, es)
@@ -230,17 +238,17 @@ func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed
 			continue
 		}
 		s.learned++
-		val, state := e.Origin, uint8(lazyPending)
-		path := e.Path
-		if path == nil && e.Origin == 0 {
+		val, state := e.ASN, uint8(lazyPending)
+		path := entryPath(e)
+		if path == nil && e.ASN == 0 {
 			path = originPath(lt.in, 0)
 		}
 		if path != nil {
 			s.collectPath(path)
 			val, state = uint32(len(lt.paths)), lazyComplex
 			lt.paths = append(lt.paths, path)
-		} else if k := len(lt.collect); k == 0 || lt.collect[k-1] != e.Origin {
-			lt.collect = append(lt.collect, e.Origin)
+		} else if k := len(lt.collect); k == 0 || lt.collect[k-1] != e.ASN {
+			lt.collect = append(lt.collect, e.ASN)
 		}
 		p := e.Prefix.Masked()
 		bits := uint8(p.Bits())

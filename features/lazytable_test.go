@@ -59,9 +59,9 @@ func originEntries(es []TableEntry) []OriginEntry {
 		switch {
 		case e.Path == nil:
 		case len(e.Path.Segments) == 1 && e.Path.Segments[0].Type == bgpfeed.SegSequence && len(e.Path.Segments[0].ASNs) == 1:
-			out[i] = OriginEntry{Prefix: e.Prefix, Origin: e.Path.Segments[0].ASNs[0]}
+			out[i] = OriginEntry{Prefix: e.Prefix, ASN: e.Path.Segments[0].ASNs[0]}
 		default:
-			out[i] = OriginEntry{Prefix: e.Prefix, Path: e.Path}
+			out[i] = OriginEntry{Prefix: e.Prefix, Attrs: &bgpfeed.Attrs{Path: e.Path}}
 		}
 	}
 	return out
@@ -312,7 +312,7 @@ func lazyLookups[K lazyKey[K]](f *lazyFamily[K], k K, bits uint8) (covering, cov
 func benchTable(n int) []OriginEntry {
 	es := make([]OriginEntry, n)
 	for i := range es {
-		es[i] = OriginEntry{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + i>>16), byte(i >> 8), byte(i), 0}), 24), Origin: uint32(1 + (i/3*7919)%(n/14))}
+		es[i] = OriginEntry{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + i>>16), byte(i >> 8), byte(i), 0}), 24), ASN: uint32(1 + (i/3*7919)%(n/14))}
 	}
 	return es
 }
@@ -339,7 +339,7 @@ func BenchmarkLearnTable(b *testing.B) {
 	in := bgpfeed.NewInterner(0)
 	var es []TableEntry
 	for _, e := range benchTable(1 << 20) {
-		es = append(es, TableEntry{Prefix: e.Prefix, Path: originPath(in, e.Origin)})
+		es = append(es, TableEntry{Prefix: e.Prefix, Path: originPath(in, e.ASN)})
 	}
 	t0 := time.Unix(0, 0)
 	b.ReportAllocs()

@@ -404,7 +404,7 @@ func TestExpectedRouted(t *testing.T) {
 		if lazy {
 			var oe []OriginEntry
 			for _, e := range entries {
-				oe = append(oe, OriginEntry{Prefix: e.Prefix, Origin: e.Path.Origin(), Path: e.Path})
+				oe = append(oe, OriginEntry{Prefix: e.Prefix, ASN: e.Path.Origin(), Attrs: &bgpfeed.Attrs{Path: e.Path}})
 			}
 			s.LearnOriginsLazy(t0, oe, in)
 		} else {

@@ -321,15 +321,11 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 			default:
 			}
 			if lazy {
-				buf, b.when, b.err = r.ReadOrigins(ctx, buf[:0])
-				b.os = b.os[:0]
-				for _, e := range buf {
-					o := features.OriginEntry{Prefix: e.Prefix, Origin: e.ASN}
-					if e.Attrs != nil {
-						o.Path = e.Attrs.Path
-					}
-					b.os = append(b.os, o)
+				// The batch's own slice: it is read while the next fills.
+				if b.os == nil {
+					b.os = make([]features.OriginEntry, 0, cap(buf))
 				}
+				b.os, b.when, b.err = r.ReadOrigins(ctx, b.os[:0])
 			} else {
 				buf, b.when, b.err = r.ReadEntries(ctx, buf[:0])
 				b.es = b.es[:0]
