@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 )
@@ -102,6 +104,8 @@ func OpenCached(path string, in *bgpfeed.Interner, dir string) (*Reader, error) 
 	if f, err := openCache(c.path, key); err == nil {
 		if err := r.useCache(f); err == nil {
 			c.status = CacheHit
+			now := time.Now()
+			os.Chtimes(c.path, now, now) // recently used: evicted last
 			return r, nil
 		}
 		f.Close()
@@ -370,6 +374,48 @@ func (r *Reader) writeCache() {
 		return
 	}
 	c.status = CacheWritten
+	evict(filepath.Dir(c.path), c.path, MaxCacheBytes)
+}
+
+// MaxCacheBytes bounds a table cache directory: past it, the caches used
+// least recently go (a hit marks a cache used).
+var MaxCacheBytes int64 = 2 << 30
+
+// evict removes the table caches of dir used least recently (by
+// modification time), keep excepted, until they take at most max bytes.
+// Errors are ignored: another process may be evicting too.
+func evict(dir, keep string, max int64) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.p2a"))
+	if err != nil {
+		return
+	}
+	type cached struct {
+		path string
+		size int64
+		used time.Time
+	}
+	var cs []cached
+	var total int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		cs = append(cs, cached{f, st.Size(), st.ModTime()})
+		total += st.Size()
+	}
+	slices.SortFunc(cs, func(a, b cached) int { return a.used.Compare(b.used) })
+	for _, c := range cs {
+		if total <= max {
+			return
+		}
+		if c.path == keep {
+			continue
+		}
+		if os.Remove(c.path) == nil {
+			total -= c.size
+		}
+	}
 }
 
 // cacheDecoder reads a cache body from src through a window of its

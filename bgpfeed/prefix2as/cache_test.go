@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // dumpTable reads a table to its end (batch 0: Next; > 0: ReadEntries;
@@ -342,5 +344,55 @@ func TestCacheLongEntry(t *testing.T) {
 	}
 	if s, err := r.CacheStatus(); s != CacheMiss || len(cacheFiles(t, dir)) != 0 {
 		t.Errorf("cache %v %v, %d files: want none written", s, err, len(cacheFiles(t, dir)))
+	}
+}
+
+// TestCacheEviction: past MaxCacheBytes, writing a cache removes those
+// used least recently (a hit counts as a use), never the one just
+// written.
+func TestCacheEviction(t *testing.T) {
+	defer func(m int64) { MaxCacheBytes = m }(MaxCacheBytes)
+	dir := t.TempDir()
+	tables := make([]string, 4)
+	for i := range tables {
+		tables[i] = filepath.Join(t.TempDir(), "t.dat")
+		writeTable(t, tables[i], fmt.Sprintf("%s10.%d.0.0/16 %d\n", cacheSample, i, i+1), false)
+	}
+	cacheOf := func(i int) string {
+		key, err := hashFile(tables[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, fmt.Sprintf("%x.p2a", key[:16]))
+	}
+	exists := func(i int) bool { _, err := os.Stat(cacheOf(i)); return err == nil }
+	MaxCacheBytes = 1 << 30
+	for i := range 3 {
+		dumpTable(t, openCached(t, tables[i], dir), -10)
+		// Distinct use times, oldest first.
+		when := time.Now().Add(time.Duration(i-10) * time.Minute)
+		if err := os.Chtimes(cacheOf(i), when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := os.Stat(cacheOf(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Table 0, the oldest, is read again: a hit, now the most recent.
+	if r := openCached(t, tables[0], dir); func() CacheStatus { s, _ := r.CacheStatus(); return s }() != CacheHit {
+		t.Fatal("table 0 not a hit")
+	}
+	// Room for two caches: writing table 3's evicts table 1's, then 2's.
+	MaxCacheBytes = 2*st.Size() + st.Size()/2
+	dumpTable(t, openCached(t, tables[3], dir), -10)
+	if got := []bool{exists(0), exists(1), exists(2), exists(3)}; !slices.Equal(got, []bool{true, false, false, true}) {
+		t.Errorf("caches of tables 0-3 exist: %v, want [true false false true]", got)
+	}
+	// A bound below one cache keeps the one just written.
+	MaxCacheBytes = 1
+	dumpTable(t, openCached(t, tables[1], dir), -10)
+	if got := []bool{exists(0), exists(1), exists(3)}; !slices.Equal(got, []bool{false, true, false}) {
+		t.Errorf("with a bound of one byte: caches of tables 0, 1, 3 exist: %v, want [false true false]", got)
 	}
 }
