@@ -23,12 +23,12 @@ import (
 // binary form, under the SHA-256 of the file's bytes: reading a table
 // again (batch scoring of one archive after another, with the same
 // baseline) then decodes a few bytes per entry instead of decompressing
-// and parsing its text, about five times faster (BenchmarkCachedTable). The cache answers exactly
-// as the text does: the same entries in the same order (with the paths of
-// multi-origin lines), the same skipped lines, the same time (the file's,
-// as Open gives it). A cache file that does not check out (another
-// version, a wrong length or CRC) is not used, and the text is read and
-// the file written again.
+// and parsing its text, about five times faster (BenchmarkCachedTable).
+// The cache answers exactly as the text does: the same entries in the
+// same order (with the paths of multi-origin lines), the same skipped
+// lines, the same time (the file's, as Open gives it). A cache file that
+// does not check out (another version, a wrong length or CRC) is not
+// used, and the text is read and the file written again.
 //
 // Layout: magic, version, the source's SHA-256, the body's length and
 // CRC-32C, then the body: the lines read, the skipped lines (count, then
@@ -59,7 +59,7 @@ const (
 	CacheHit                        // entries read from the cache
 	CacheMiss                       // text read; the cache is written at the end
 	CacheWritten                    // text read and the cache written
-	CacheFailed                     // text read; the cache could not be written (CacheError)
+	CacheFailed                     // text read; the cache could not be written (CacheStatus gives why)
 )
 
 func (c CacheStatus) String() string {
