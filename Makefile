@@ -97,9 +97,7 @@ proto-check:
 
 # Every fuzz target for FUZZTIME each (default 10m).
 fuzz:
-	$(GO) test ./bgpfeed/mrt/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./bgpfeed/prefix2as/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./bgpfeed/ -run '^$$' -fuzz '^FuzzUnmarshalUpdate$$' -fuzztime $(FUZZTIME)
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
