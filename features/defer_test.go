@@ -19,8 +19,13 @@ import (
 
 // readDemo reads a committed 2008 route-views2 update file.
 func readDemo(t *testing.T, name string) []bgpfeed.Update {
+	return readMRT(t, filepath.Join("..", "testdata", "demo", name))
+}
+
+// readMRT reads every update of an MRT file (a read error fails the test).
+func readMRT(t *testing.T, path string) []bgpfeed.Update {
 	t.Helper()
-	r, err := mrt.Open([]string{filepath.Join("..", "testdata", "demo", name)}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
+	r, err := mrt.Open([]string{path}, mrt.Options{Interner: bgpfeed.NewInterner(0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,35 +2,19 @@ package features
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bgpsentry/bgpsentry/bgpfeed"
-	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 )
 
 // TestSnapshotRoundTrip: a state saved half way through a real stream and
 // restored computes the same gates and vectors for the rest of the stream
 // as the state that never stopped (relationships inferred, then saved).
 func TestSnapshotRoundTrip(t *testing.T) {
-	r, err := mrt.Open([]string{"../testdata/mrt/updates.20100722.2015.gz"}, mrt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var us []bgpfeed.Update
-	for {
-		u, err := r.Next(context.Background())
-		if err != nil {
-			break
-		}
-		us = append(us, u)
-	}
+	us := readMRT(t, "../testdata/mrt/updates.20100722.2015.gz")
 	cfg := Config{Warmup: time.Minute}
 	a := NewState(cfg)
 	half := len(us) / 2
