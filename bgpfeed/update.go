@@ -42,6 +42,7 @@ const (
 	FormatTableDumpV2        // MRT TABLE_DUMP_V2
 	FormatPrefix2AS          // pyasn / CAIDA prefix2as text table
 	FormatSession            // a live BGP session of the embedded speaker
+	FormatRIPEstat           // a RIPEstat bgp-updates response (JSON)
 )
 
 // SessionState is a BGP FSM state as numbered in RFC 6396 (1 Idle ..

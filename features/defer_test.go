@@ -2,9 +2,7 @@ package features
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -30,17 +28,11 @@ func readMRT(t *testing.T, path string) []bgpfeed.Update {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var us []bgpfeed.Update
-	for {
-		u, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return us
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		us = append(us, u)
+	us, err := bgpfeed.ReadAll(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return us
 }
 
 // TestDeferRelationsSame: a state that learns the warm-up before the

@@ -18,17 +18,11 @@ import (
 
 func readAll(t *testing.T, r *Reader) []bgpfeed.Update {
 	t.Helper()
-	var out []bgpfeed.Update
-	for {
-		u, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, u)
+	us, err := bgpfeed.ReadAll(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return us
 }
 
 func TestFormats(t *testing.T) {

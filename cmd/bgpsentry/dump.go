@@ -21,7 +21,8 @@ BGP4MP, BGP4MP_ET, TABLE_DUMP, TABLE_DUMP_V2, with ADD-PATH; gzip, bzip2 or
 plain, detected from the content) and prints every element in the one-line
 format of 'bgpdump -m', so the output can be diffed against bgpdump. Several
 files are merged in timestamp order; directories are read recursively.
-With --stats it prints a summary instead. Malformed records are skipped,
+RIPEstat bgp-updates responses (JSON files, not mixed with MRT in one run)
+are read too. With --stats it prints a summary instead. Malformed records are skipped,
 counted by kind and reported with their file and byte offset on stderr.`, stderr)
 	stats := fs.Bool("stats", false, "print a summary (records, announcements, withdrawals, peers, prefixes, skipped records, time range) instead of the elements")
 	workers := fs.Int("workers", 0, "decoding goroutines (0 = one per CPU)")
@@ -32,7 +33,7 @@ counted by kind and reported with their file and byte offset on stderr.`, stderr
 		fs.Usage()
 		return errUsage
 	}
-	r, err := mrt.Open(fs.Args(), mrt.Options{Workers: *workers})
+	r, err := openUpdates(fs.Args(), mrt.Options{Workers: *workers})
 	if err != nil {
 		return err
 	}

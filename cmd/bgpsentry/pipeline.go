@@ -15,6 +15,7 @@ import (
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/mrt"
 	"github.com/bgpsentry/bgpsentry/bgpfeed/prefix2as"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/ripestat"
 	"github.com/bgpsentry/bgpsentry/features"
 	"github.com/bgpsentry/bgpsentry/features/asorg"
 	"github.com/bgpsentry/bgpsentry/features/asrel"
@@ -399,7 +400,7 @@ func (f *stateFlags) openInputs(inputs []string, opts mrt.Options) (inputReader,
 		k.skip(f.consumed)
 		return k, nil
 	}
-	r, err := mrt.Open(inputs, opts)
+	r, err := openUpdates(inputs, opts)
 	if err != nil || f.consumed == 0 {
 		return r, err
 	}
@@ -411,6 +412,36 @@ func (f *stateFlags) openInputs(inputs []string, opts mrt.Options) (inputReader,
 		}
 	}
 	return r, nil
+}
+
+// openUpdates opens the inputs of the commands that replay updates (score,
+// featurize, dump, replay, serve's replay): MRT files, directories and
+// globs (mrt.Open), or RIPEstat bgp-updates responses (JSON files,
+// bgpfeed/ripestat), not both in one run.
+func openUpdates(args []string, opts mrt.Options) (inputReader, error) {
+	files, err := mrt.Expand(args)
+	if err != nil {
+		return nil, err
+	}
+	var js, other []string
+	for _, f := range files {
+		ok, err := ripestat.Is(f)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			js = append(js, f)
+		} else {
+			other = append(other, f)
+		}
+	}
+	switch {
+	case len(js) == 0:
+		return mrt.Open(args, opts)
+	case len(other) > 0:
+		return nil, fmt.Errorf("the inputs mix MRT files (%s) and RIPEstat JSON (%s): give them to separate runs", other[0], js[0])
+	}
+	return ripestat.Open(js, ripestat.Options{Interner: opts.Interner})
 }
 
 // maxKept bounds the updates the relationship inference keeps for the
@@ -541,7 +572,7 @@ func inferRelations(ctx context.Context, baselines, inputs []string, opts mrt.Op
 	}
 	seen := features.NewPathSet()
 	readFiles := func(files []string, opts mrt.Options, kept *keptInputs) error {
-		r, err := mrt.Open(files, opts)
+		r, err := openUpdates(files, opts)
 		if err != nil {
 			return err
 		}

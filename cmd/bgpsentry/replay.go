@@ -93,7 +93,7 @@ flag value).`, stderr)
 	// The inputs first: an unreadable or non-MRT input is reported without
 	// waiting for a broker. The first Next opens every file and decodes its
 	// first batch.
-	r, err := mrt.Open(fs.Args(), mrt.Options{Workers: *workers, Source: *collector})
+	r, err := openUpdates(fs.Args(), mrt.Options{Workers: *workers, Source: *collector})
 	if err != nil {
 		return err
 	}

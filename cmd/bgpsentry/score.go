@@ -116,7 +116,8 @@ var scoreLearnEarly = true
 
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", "[flags] FILE|DIR|GLOB...",
-		`Batch-scores RIS/RouteViews MRT archives: replays them through the feature
+		`Batch-scores RIS/RouteViews MRT archives (or RIPEstat bgp-updates responses,
+JSON, not mixed with MRT in one run): replays them through the feature
 state (bootstrapped from --baseline), classifies every announcement the gate
 lets through with the LightGBM model, groups the alerts into events, and
 writes one JSON object per event per line (protojson of bgpsentry.v1.AlertEvent,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,53 @@ func TestLearnEarlySame(t *testing.T) {
 				t.Errorf("keeping at most %d updates: the %s differ from learning the warm-up after", keep, what[i])
 			}
 		}
+	}
+}
+
+// TestScoreTelegram2026: score reads RIPEstat bgp-updates responses (the
+// five Telegram prefixes' updates of 2026-06-16 at the RIS collectors,
+// JSON) and reports AS18101's hijack of 149.154.160.0/22 (expected origin
+// Telegram's AS62041), first seen at 07:18:30 UTC, with the 2026 pyasn
+// baselines (six weeks after the data) and a 2-minute warm-up (the
+// responses start at 07:03, a quarter of an hour before the hijack).
+// What the run misses of the incident is in training/REPORT.md.
+func TestScoreTelegram2026(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: loads the 1.37M-prefix 2026 baselines")
+	}
+	dir := shared(t, "incidents/telegram-as18101-2026-ripestat")
+	v4, v6 := shared(t, "baseline/asinfo/ipasn_20260730.dat.gz"), shared(t, "baseline/asinfo/ipasn6_20260730.dat.gz")
+	out := filepath.Join(t.TempDir(), "events.jsonl")
+	code, _, errOut := runCmd("score", "--warmup", "2m", "--baseline", v4, "--baseline", v6, "-o", out, filepath.Join(dir, "*.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "1760 elements read (1760 records, 0 skipped)") {
+		t.Errorf("summary: %s", errOut)
+	}
+	found := false
+	for _, e := range readEvents(t, out) {
+		if e.Type == pb.AlertType_ORIGIN_HIJACK && e.Prefix == "149.154.160.0/22" && e.SuspectAsn == 18101 && slices.Contains(e.ExpectedOrigins, 62041) &&
+			e.FirstSeen.AsTime().Equal(time.Date(2026, 6, 16, 7, 18, 30, 0, time.UTC)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("AS18101's hijack of 149.154.160.0/22 not reported:\n%s", errOut)
+	}
+}
+
+// TestOpenUpdatesFormats: dump reads RIPEstat JSON as it reads MRT, and a
+// run given both is refused with a message naming one of each.
+func TestOpenUpdatesFormats(t *testing.T) {
+	js := filepath.Join("..", "..", "testdata", "ripestat", "149.154.160.0_22_full.json")
+	code, out, errOut := runCmd("dump", js)
+	if code != 0 || strings.Count(out, "\n") != 168 || !strings.Contains(out, "|149.154.160.0/22|917 60068 15412 18101|") {
+		t.Fatalf("dump of RIPEstat JSON: exit %d, %d lines: %s", code, strings.Count(out, "\n"), errOut)
+	}
+	mrtFile := filepath.Join("..", "..", "testdata", "mrt", "bird_bgp")
+	code, _, errOut = runCmd("score", "-o", filepath.Join(t.TempDir(), "e.jsonl"), mrtFile, js)
+	if code == 0 || !strings.Contains(errOut, "mix MRT files (") || !strings.Contains(errOut, "RIPEstat JSON (") {
+		t.Fatalf("mixed inputs: exit %d: %s", code, errOut)
 	}
 }

@@ -263,7 +263,7 @@ func (s *service) run(ctx context.Context) (err error) {
 	replayDone := make(chan struct{})
 	if len(cfg.Replay.Paths) > 0 {
 		sources++
-		r, err := mrt.Open(cfg.Replay.Paths, mrt.Options{Interner: s.in})
+		r, err := openUpdates(cfg.Replay.Paths, mrt.Options{Interner: s.in})
 		if err != nil {
 			return err
 		}

@@ -37,6 +37,10 @@ RIS_ASN = 12654
 KNOWN = {
     ("ORIGIN_HIJACK", "208.65.153.0/24", 17557): "true: Pakistan Telecom's hijack of YouTube (2008-02-24)",
 }
+# AS18101 (Reliance Communications) originating Telegram's prefixes on
+# 2026-06-16 (the RIPEstat responses of ../shared/data/incidents).
+for _p in ("149.154.160.0/22", "91.108.56.0/22", "185.76.151.0/24", "2001:b28:f23c::/48", "2a0a:f280::/32"):
+    KNOWN[("ORIGIN_HIJACK", _p, 18101)] = "true: AS18101 (Reliance) originating Telegram's prefixes (2026-06-16)"
 
 RULES = """First-look rules, in order:
 
