@@ -72,7 +72,7 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.warmup, "warmup", 15*time.Minute, "learn without scoring for this long after the first update (links and origins are all new until the state has seen some traffic)")
 	fs.DurationVar(&f.burst, "burst-window", 5*time.Minute, "time constant of the burst counters (mass re-origination, leak waves)")
 	fs.StringVar(&f.infer, "infer-relations", "inputs", "without --asrel, infer AS relationships from 'inputs' (a first pass over the baselines and inputs: batch mode) or 'warmup' (the paths seen until the warm-up ends: live mode)")
-	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 5x faster; checked, rewritten when damaged) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
+	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 5x faster; checked, rewritten when damaged; kept under 2 GiB, least recently used out first) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
 	fs.StringVar(&f.state, "state", "", "state snapshot file: restored at start when it exists (then --baseline is not needed), written at the end, so consecutive archives can be scored in several runs")
 }
 
