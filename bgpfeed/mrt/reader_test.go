@@ -2,11 +2,9 @@ package mrt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/internal/feedtest"
 )
 
 // --- builders of raw MRT/BGP bytes, so each test states its input exactly.
@@ -93,28 +92,11 @@ var (
 	nextHop = attr(0x40, 3, []byte{192, 0, 2, 1})
 )
 
-func readAll(t *testing.T, r *Reader) []bgpfeed.Update {
-	t.Helper()
-	var out []bgpfeed.Update
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		u, err := r.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, u)
-	}
-}
-
 func decodeBytes(t *testing.T, data []byte) ([]bgpfeed.Update, Stats) {
 	t.Helper()
 	r := NewReader("test", bytes.NewReader(data), Options{})
 	defer r.Close()
-	got := readAll(t, r)
+	got := feedtest.ReadAll(t, r)
 	return got, r.Stats()
 }
 
@@ -276,7 +258,7 @@ func TestTruncatedGzipFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got := readAll(t, r)
+	got := feedtest.ReadAll(t, r)
 	st := r.Stats()
 	// bgpdump -m prints 2,545 elements for this file.
 	if len(got) != 2545 {
@@ -284,17 +266,6 @@ func TestTruncatedGzipFixture(t *testing.T) {
 	}
 	if st.Skipped[SkipTruncated] != 1 || st.TotalSkipped() != 1 {
 		t.Errorf("skipped = %v, want one truncation", st.Skipped)
-	}
-}
-
-func writeGz(t *testing.T, path string, data []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(data)
-	zw.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -307,7 +278,7 @@ func stateRec(ts uint32, peer byte) []byte {
 // listed.
 func TestMergeDirectory(t *testing.T) {
 	dir := t.TempDir()
-	writeGz(t, filepath.Join(dir, "a.gz"), concat(stateRec(10, 1), stateRec(30, 1), stateRec(50, 1)))
+	feedtest.WriteFile(t, filepath.Join(dir, "a.gz"), concat(stateRec(10, 1), stateRec(30, 1), stateRec(50, 1)), true)
 	os.WriteFile(filepath.Join(dir, "b"), concat(stateRec(20, 2), stateRec(30, 2), stateRec(40, 2)), 0o644)
 	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# notes\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "zzz.bin"), []byte("PK\x03\x04 not mrt at all, a zip maybe"), 0o644)
@@ -316,7 +287,7 @@ func TestMergeDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got := readAll(t, r)
+	got := feedtest.ReadAll(t, r)
 	var seq []string
 	for _, u := range got {
 		seq = append(seq, u.Time.Format("05")+"/"+u.PeerAddr.String())

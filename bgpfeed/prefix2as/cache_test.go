@@ -1,7 +1,6 @@
 package prefix2as
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bgpsentry/bgpsentry/bgpfeed/internal/feedtest"
 )
 
 // dumpTable reads a table to its end (batch 0: Next; > 0: ReadEntries;
@@ -98,7 +99,7 @@ func TestCacheSameAsText(t *testing.T) {
 		for _, batch := range []int{0, 1, 4, 1000, -1, -1000} {
 			t.Run(fmt.Sprintf("gzip=%v/batch=%d", gz, batch), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "ipasn.dat")
-				writeTable(t, path, cacheSample, gz)
+				feedtest.WriteFile(t, path, []byte(cacheSample), gz)
 				dir := filepath.Join(t.TempDir(), "cache")
 				want := dumpTable(t, openCached(t, path, ""), batch)
 				r := openCached(t, path, dir)
@@ -126,31 +127,6 @@ func TestCacheSameAsText(t *testing.T) {
 	}
 }
 
-func writeTable(t *testing.T, path, text string, gz bool) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w io.Writer = f
-	var zw *gzip.Writer
-	if gz {
-		zw = gzip.NewWriter(f)
-		w = zw
-	}
-	if _, err := io.WriteString(w, text); err != nil {
-		t.Fatal(err)
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestCacheBad: a cache file that is cut short, has a flipped bit, is of
 // another version, or is not one at all is not used: the text is read
 // (the same entries) and the cache written again. A changed table is a
@@ -159,7 +135,7 @@ func writeTable(t *testing.T, path, text string, gz bool) {
 // cached.
 func TestCacheBad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ipasn.dat.gz")
-	writeTable(t, path, cacheSample, true)
+	feedtest.WriteFile(t, path, []byte(cacheSample), true)
 	want := dumpTable(t, openCached(t, path, ""), -100)
 	dir := t.TempDir()
 	dumpTable(t, openCached(t, path, dir), -100)
@@ -199,7 +175,7 @@ func TestCacheBad(t *testing.T) {
 	}
 
 	// A changed table: a new key, the old cache stays unused.
-	writeTable(t, path, cacheSample+"192.0.2.128/25 7\n", true)
+	feedtest.WriteFile(t, path, []byte(cacheSample+"192.0.2.128/25 7\n"), true)
 	r := openCached(t, path, dir)
 	if s, _ := r.CacheStatus(); s != CacheMiss {
 		t.Errorf("changed table: %v, want miss", s)
@@ -216,7 +192,7 @@ func TestCacheBad(t *testing.T) {
 	if err := os.WriteFile(blocked, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeTable(t, path, cacheSample, true)
+	feedtest.WriteFile(t, path, []byte(cacheSample), true)
 	want = dumpTable(t, openCached(t, path, ""), -100) // the file's new time
 	r = openCached(t, path, filepath.Join(blocked, "cache"))
 	if got := dumpTable(t, r, -100); got != want {
@@ -234,7 +210,7 @@ func TestCacheBad(t *testing.T) {
 	}
 	r.Close()
 	bad := filepath.Join(t.TempDir(), "bad.dat")
-	writeTable(t, bad, "garbage\n", false)
+	feedtest.WriteFile(t, bad, []byte("garbage\n"), false)
 	r = openCached(t, bad, empty)
 	if got := dumpTable(t, r, 0); !strings.Contains(got, "no prefix-origin entries") {
 		t.Errorf("garbage table: %s", got)
@@ -336,7 +312,7 @@ func TestCacheLongEntry(t *testing.T) {
 	}
 	b.WriteString("\n10.0.0.0/8 1\n")
 	path := filepath.Join(t.TempDir(), "long.dat")
-	writeTable(t, path, b.String(), false)
+	feedtest.WriteFile(t, path, []byte(b.String()), false)
 	dir := t.TempDir()
 	r := openCached(t, path, dir)
 	if got := dumpTable(t, r, 0); !strings.Contains(got, "entries 2 skipped 0") {
@@ -356,7 +332,7 @@ func TestCacheEviction(t *testing.T) {
 	tables := make([]string, 4)
 	for i := range tables {
 		tables[i] = filepath.Join(t.TempDir(), "t.dat")
-		writeTable(t, tables[i], fmt.Sprintf("%s10.%d.0.0/16 %d\n", cacheSample, i, i+1), false)
+		feedtest.WriteFile(t, tables[i], []byte(fmt.Sprintf("%s10.%d.0.0/16 %d\n", cacheSample, i, i+1)), false)
 	}
 	cacheOf := func(i int) string {
 		key, err := hashFile(tables[i])

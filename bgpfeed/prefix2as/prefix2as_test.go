@@ -2,7 +2,6 @@ package prefix2as
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -14,16 +13,8 @@ import (
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/internal/feedtest"
 )
-
-func readAll(t *testing.T, r *Reader) []bgpfeed.Update {
-	t.Helper()
-	us, err := bgpfeed.ReadAll(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return us
-}
 
 func TestFormats(t *testing.T) {
 	in := `; IP-ASN-DAT file
@@ -37,7 +28,7 @@ func TestFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readAll(t, r)
+	got := feedtest.ReadAll(t, r)
 	type want struct {
 		prefix string
 		origin uint32
@@ -70,7 +61,7 @@ func TestFormats(t *testing.T) {
 func TestMalformedLinesCounted(t *testing.T) {
 	in := "10.0.0.0/8\t1\nnot a line at all\n10.0.0.1/8\t2\n10.1.0.0/16\tASX\n10.2.0.0/33\t3\n10.3.0.0/16\t4\n"
 	r, _ := NewReader("bad.dat", strings.NewReader(in), nil)
-	got := readAll(t, r)
+	got := feedtest.ReadAll(t, r)
 	if len(got) != 2 {
 		t.Fatalf("got %d valid entries, want 2", len(got))
 	}
@@ -92,18 +83,14 @@ func TestGarbageIsAnError(t *testing.T) {
 }
 
 func TestGzipAndRealBaseline(t *testing.T) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte("1.1.1.0/24\t13335\n"))
-	zw.Close()
 	p := filepath.Join(t.TempDir(), "x.dat.gz")
-	os.WriteFile(p, buf.Bytes(), 0o644)
+	feedtest.WriteFile(t, p, []byte("1.1.1.0/24\t13335\n"), true)
 	r, err := Open(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got := readAll(t, r)
+	got := feedtest.ReadAll(t, r)
 	if len(got) != 1 || got[0].OriginASN() != 13335 {
 		t.Fatalf("got %+v", got)
 	}

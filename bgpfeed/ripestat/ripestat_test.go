@@ -1,47 +1,20 @@
 package ripestat
 
 import (
-	"compress/gzip"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/bgpfeed/internal/feedtest"
 )
-
-func readAll(t *testing.T, r *Reader) []bgpfeed.Update {
-	t.Helper()
-	us, err := bgpfeed.ReadAll(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return us
-}
 
 func write(t *testing.T, name, text string, gz bool) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w io.Writer = f
-	var zw *gzip.Writer
-	if gz {
-		zw = gzip.NewWriter(f)
-		w = zw
-	}
-	if _, err := io.WriteString(w, text); err != nil {
-		t.Fatal(err)
-	}
-	if zw != nil {
-		zw.Close()
-	}
-	f.Close()
+	feedtest.WriteFile(t, p, []byte(text), gz)
 	return p
 }
 
@@ -69,7 +42,7 @@ func TestRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		us := readAll(t, r)
+		us := feedtest.ReadAll(t, r)
 		var got []string
 		for _, u := range us {
 			s := fmt.Sprintf("%s %s %s %s AS%d %s", u.Time.Format("15:04:05"), u.Source, u.Kind, u.PeerAddr, u.PeerASN, u.Prefix)
@@ -118,7 +91,7 @@ func TestMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	us := readAll(t, r)
+	us := feedtest.ReadAll(t, r)
 	if len(us) != 3 || us[0].Prefix.String() != "10.0.0.0/8" || us[1].Prefix.String() != "11.0.0.0/8" || us[2].Attrs.Path.String() != "1 3" {
 		t.Fatalf("merged %v", us)
 	}
@@ -159,7 +132,7 @@ func TestTelegram2026(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	us := readAll(t, r)
+	us := feedtest.ReadAll(t, r)
 	n18101 := 0
 	peers := map[string]bool{}
 	for _, u := range us {
@@ -191,7 +164,7 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			return
 		}
-		us := readAll(t, r)
+		us := feedtest.ReadAll(t, r)
 		st := r.Stats()
 		if int64(len(us))+st.Skipped["update"] != st.Records {
 			t.Fatalf("%d updates + %d skipped != %d entries", len(us), st.Skipped["update"], st.Records)
