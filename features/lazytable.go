@@ -151,6 +151,8 @@ type lazyFamily[K lazyKey[K]] struct {
 	groups      []int32
 	groupStart  int
 	groupMarked bool
+	// final: the index is finished (finishFamily).
+	final bool
 }
 
 // lazyTable is the state's lazy baseline.
@@ -280,11 +282,21 @@ func (s *State) ReserveLazy(v4, v6 int) {
 // whose path is not one AS (several origins, AS sets, origin 0: rare) as
 // LearnTable would, applies the origin statistics of the others and
 // indexes them.
-func (s *State) sealLazy() {
+func (s *State) sealLazy() { s.sealLazyThen(nil) }
+
+// sealLazyThen is sealLazy calling then, if not nil, once the index is
+// finished and before any entry is learned: the table is then what a
+// table image holds (SealTableImage).
+func (s *State) sealLazyThen(then func()) {
 	lt := s.lazy
 	lt.sealed = true
-	sealFamily(s, lt, &lt.v4)
-	sealFamily(s, lt, &lt.v6)
+	finishFamily(&lt.v4)
+	finishFamily(&lt.v6)
+	if then != nil {
+		then()
+	}
+	learnGroups(s, lt, &lt.v4)
+	learnGroups(s, lt, &lt.v6)
 	// The origin map and its new entries sized at once (a table has about
 	// a hundred thousand origins).
 	n := 0
@@ -437,16 +449,20 @@ func (f *lazyFamily[K]) endGroup(last int) {
 	f.run, f.runAS = 1, f.es[last].val
 }
 
-// sealFamily finishes the index (sorting the entries and indexing them
-// again if they did not come in order), learns the groups to learn and
-// leaves the counts of the others in f.counts.
-func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K]) {
+// finishFamily finishes the index, sorting the entries and indexing them
+// again if they did not come in order: the family is then what a table
+// image holds (tableimage.go). It does nothing to a finished family.
+func finishFamily[K lazyKey[K]](f *lazyFamily[K]) {
+	if f.final {
+		return
+	}
 	f.index()
 	if f.unsorted {
 		slices.SortStableFunc(f.es, func(a, b lazyEntry[K]) int { return a.cmp(b.key, b.bits) })
 		*f = lazyFamily[K]{es: f.es, parent: f.parent[:0]}
 		f.index()
 	}
+	f.final = true
 	es := f.es
 	if len(es) == 0 {
 		f.bucket = make([]uint32, 1<<16+1)
@@ -459,6 +475,12 @@ func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K]) {
 	for ; f.nextB <= 1<<16; f.nextB++ {
 		f.bucket[f.nextB] = uint32(len(es))
 	}
+	f.stack = nil
+}
+
+// learnGroups learns the entries of the groups, as LearnTable would.
+func learnGroups[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K]) {
+	es := f.es
 	for _, g := range f.groups {
 		for k := int(g); k < len(es) && es[k].key == es[g].key && es[k].bits == es[g].bits; k++ {
 			e := &es[k]
@@ -473,7 +495,7 @@ func sealFamily[K lazyKey[K]](s *State, lt *lazyTable, f *lazyFamily[K]) {
 			lt.pending--
 		}
 	}
-	f.stack, f.groups = nil, nil
+	f.groups = nil
 }
 
 // covers reports whether entry i covers the prefix k/bits (itself

@@ -131,68 +131,78 @@ func TestLazyTableSameAsLearnTable(t *testing.T) {
 				}
 			}
 		}
-		va, vb := make([]float64, NumFeatures), make([]float64, NumFeatures)
-		scored := 0
-		for i := range 4000 {
-			var p netip.Prefix
-			switch r.IntN(4) {
-			case 0: // a short prefix, covering many
-				p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(3))}), 6+r.IntN(6)).Masked()
-			case 1:
-				p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(3)), byte(r.IntN(8)), byte(r.IntN(256)), byte(r.IntN(256))}), 8+r.IntN(25)).Masked()
-			default:
-				for !p.IsValid() {
-					p = es[r.IntN(len(es))].Prefix.Masked()
-				}
-				if p.Addr().Is6() && r.IntN(3) == 0 {
-					p = netip.PrefixFrom(p.Addr(), p.Bits()-r.IntN(8)).Masked()
-				}
+		sameAnswers(t, seed, r, a, b, es, path, t0)
+	}
+}
+
+// sameAnswers feeds states a and b, given the table es (of times t0 and
+// t0 + 1h), the same 4,000 random updates near its prefixes and fails
+// unless every vector and candidate is the same, b keeps entries pending
+// (the test tests laziness), and the states end the same (counters,
+// origins, links, degrees, inference paths, every prefix).
+func sameAnswers(t *testing.T, seed uint64, r *rand.Rand, a, b *State, es []TableEntry, path func(set bool, asns ...uint32) *bgpfeed.Path, t0 time.Time) {
+	t.Helper()
+	va, vb := make([]float64, NumFeatures), make([]float64, NumFeatures)
+	scored := 0
+	for i := range 4000 {
+		var p netip.Prefix
+		switch r.IntN(4) {
+		case 0: // a short prefix, covering many
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(3))}), 6+r.IntN(6)).Masked()
+		case 1:
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(3)), byte(r.IntN(8)), byte(r.IntN(256)), byte(r.IntN(256))}), 8+r.IntN(25)).Masked()
+		default:
+			for !p.IsValid() {
+				p = es[r.IntN(len(es))].Prefix.Masked()
 			}
-			peer := r.IntN(6)
-			u := bgpfeed.Update{Time: t0.Add(2*time.Hour + time.Duration(i)*time.Second), Source: "rrc00", Kind: bgpfeed.KindAnnounce,
-				PeerAddr: netip.AddrFrom4([4]byte{192, 0, 2, byte(peer)}), PeerASN: uint32(65000 + peer), Prefix: p,
-				Attrs: &bgpfeed.Attrs{Path: path(false, uint32(65000+peer), uint32(64490+r.IntN(10)), uint32(64500+r.IntN(45)))}}
-			if r.IntN(8) == 0 {
-				u.Kind, u.Attrs = bgpfeed.KindWithdraw, nil
-			}
-			clear(va)
-			clear(vb)
-			ca, ga := a.ObserveAll(&u, va)
-			cb, gb := b.ObserveAll(&u, vb)
-			if ga != gb || !reflect.DeepEqual(ca, cb) || !slices.Equal(va, vb) {
-				t.Fatalf("seed %d, update %d (%v %v): gated %v/%v\n%+v\n%+v\n%v\n%v", seed, i, u.Kind, p, ga, gb, ca, cb, va, vb)
-			}
-			if ga {
-				scored++
+			if p.Addr().Is6() && r.IntN(3) == 0 {
+				p = netip.PrefixFrom(p.Addr(), p.Bits()-r.IntN(8)).Masked()
 			}
 		}
-		if scored < 500 {
-			t.Fatalf("only %d updates scored", scored)
+		peer := r.IntN(6)
+		u := bgpfeed.Update{Time: t0.Add(2*time.Hour + time.Duration(i)*time.Second), Source: "rrc00", Kind: bgpfeed.KindAnnounce,
+			PeerAddr: netip.AddrFrom4([4]byte{192, 0, 2, byte(peer)}), PeerASN: uint32(65000 + peer), Prefix: p,
+			Attrs: &bgpfeed.Attrs{Path: path(false, uint32(65000+peer), uint32(64490+r.IntN(10)), uint32(64500+r.IntN(45)))}}
+		if r.IntN(8) == 0 {
+			u.Kind, u.Attrs = bgpfeed.KindWithdraw, nil
 		}
-		if b.lazy == nil {
-			t.Fatal("every entry was touched: the test does not test laziness")
+		clear(va)
+		clear(vb)
+		ca, ga := a.ObserveAll(&u, va)
+		cb, gb := b.ObserveAll(&u, vb)
+		if ga != gb || !reflect.DeepEqual(ca, cb) || !slices.Equal(va, vb) {
+			t.Fatalf("seed %d, update %d (%v %v): gated %v/%v\n%+v\n%+v\n%v\n%v", seed, i, u.Kind, p, ga, gb, ca, cb, va, vb)
 		}
-		if a.observed != b.observed || a.learned != b.learned || a.scored != b.scored || a.now != b.now || a.Prefixes() != b.Prefixes() {
-			t.Fatalf("counters: %d/%d/%d/%d/%d vs %d/%d/%d/%d/%d", a.observed, a.learned, a.scored, a.now, a.Prefixes(), b.observed, b.learned, b.scored, b.now, b.Prefixes())
+		if ga {
+			scored++
 		}
-		if !reflect.DeepEqual(a.inferPaths, b.inferPaths) || !reflect.DeepEqual(a.origins, b.origins) || !reflect.DeepEqual(a.links, b.links) || !reflect.DeepEqual(a.degree, b.degree) {
-			t.Fatal("inference paths, origins, links or degrees differ")
-		}
-		var sa, sb bytes.Buffer
-		if err := a.Save(&sa); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Save(&sb); err != nil { // materializes the rest
-			t.Fatal(err)
-		}
-		if b.lazy != nil || a.prefixes.Len() != b.prefixes.Len() {
-			t.Fatalf("after Save: %d prefixes vs %d", a.prefixes.Len(), b.prefixes.Len())
-		}
-		for p, ps := range a.prefixes.All() {
-			qs, ok := b.prefixes.Get(p)
-			if !ok || qs.first != ps.first || !reflect.DeepEqual(qs.origins, ps.origins) || !reflect.DeepEqual(qs.routes, ps.routes) {
-				t.Fatalf("%v: %+v vs %+v", p, ps, qs)
-			}
+	}
+	if scored < 500 {
+		t.Fatalf("only %d updates scored", scored)
+	}
+	if b.lazy == nil {
+		t.Fatal("every entry was touched: the test does not test laziness")
+	}
+	if a.observed != b.observed || a.learned != b.learned || a.scored != b.scored || a.now != b.now || a.Prefixes() != b.Prefixes() {
+		t.Fatalf("counters: %d/%d/%d/%d/%d vs %d/%d/%d/%d/%d", a.observed, a.learned, a.scored, a.now, a.Prefixes(), b.observed, b.learned, b.scored, b.now, b.Prefixes())
+	}
+	if !reflect.DeepEqual(a.inferPaths, b.inferPaths) || !reflect.DeepEqual(a.origins, b.origins) || !reflect.DeepEqual(a.links, b.links) || !reflect.DeepEqual(a.degree, b.degree) {
+		t.Fatal("inference paths, origins, links or degrees differ")
+	}
+	var sa, sb bytes.Buffer
+	if err := a.Save(&sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(&sb); err != nil { // materializes the rest
+		t.Fatal(err)
+	}
+	if b.lazy != nil || a.prefixes.Len() != b.prefixes.Len() {
+		t.Fatalf("after Save: %d prefixes vs %d", a.prefixes.Len(), b.prefixes.Len())
+	}
+	for p, ps := range a.prefixes.All() {
+		qs, ok := b.prefixes.Get(p)
+		if !ok || qs.first != ps.first || !reflect.DeepEqual(qs.origins, ps.origins) || !reflect.DeepEqual(qs.routes, ps.routes) {
+			t.Fatalf("%v: %+v vs %+v", p, ps, qs)
 		}
 	}
 }

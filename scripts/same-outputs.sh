@@ -26,6 +26,12 @@ run() { # run NAME BINARY
   "$b" featurize --warmup 2m -o "$d/rrc01.rows" $base26 "$rrc01" 2>/dev/null
   # shellcheck disable=SC2086
   "$b" score --events all --vetoed "$d/youtube.vetoed" -o "$d/youtube.events" $base08 "$youtube" 2>"$d/youtube.summary"
+  # Events as canonical JSON: builds before marshalJSON wrote protojson's
+  # blanks, which vary by build.
+  for e in "$d"/*.events; do
+    python3 -c 'import json, sys
+for l in sys.stdin: print(json.dumps(json.loads(l), sort_keys=True))' < "$e" > "$e.json" && mv "$e.json" "$e"
+  done
   # Timings and cache hit rates aside.
   sed -i -E 's/[0-9.]+ ?(µs|ms|s)\b/T/g; /relationships inferred/!{/^score:/!d}' "$d"/*.summary
 }

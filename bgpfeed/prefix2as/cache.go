@@ -1,6 +1,7 @@
 package prefix2as
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -94,7 +95,7 @@ func OpenCached(path string, in *bgpfeed.Interner, dir string) (*Reader, error) 
 	}
 	c := &tableCache{status: CacheMiss}
 	r.tc = c
-	key, err := hashFile(path)
+	key, err := HashFile(path)
 	if err != nil {
 		c.status, c.err = CacheFailed, err
 		return r, nil
@@ -104,8 +105,7 @@ func OpenCached(path string, in *bgpfeed.Interner, dir string) (*Reader, error) 
 	if f, err := openCache(c.path, key); err == nil {
 		if err := r.useCache(f); err == nil {
 			c.status = CacheHit
-			now := time.Now()
-			os.Chtimes(c.path, now, now) // recently used: evicted last
+			UsedCacheFile(c.path)
 			return r, nil
 		}
 		f.Close()
@@ -123,7 +123,8 @@ func (r *Reader) CacheStatus() (CacheStatus, error) {
 	return r.tc.status, r.tc.err
 }
 
-func hashFile(path string) ([sha256.Size]byte, error) {
+// HashFile is the SHA-256 of a file's bytes (a table cache's key).
+func HashFile(path string) ([sha256.Size]byte, error) {
 	var key [sha256.Size]byte
 	f, err := os.Open(path)
 	if err != nil {
@@ -347,35 +348,68 @@ func (r *Reader) writeCache() {
 	head = append(head, c.key[:]...)
 	head = binary.LittleEndian.AppendUint64(head, uint64(len(body)))
 	head = binary.LittleEndian.AppendUint32(head, crc32.Checksum(body, castagnoli))
-	err := func() error {
-		if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+	err := WriteCacheFile(c.path, func(w io.Writer) error {
+		if _, err := w.Write(head); err != nil {
 			return err
 		}
-		f, err := os.CreateTemp(filepath.Dir(c.path), ".p2a-*")
+		_, err := w.Write(body)
+		return err
+	})
+	if err != nil {
+		c.status, c.err = CacheFailed, fmt.Errorf("table cache: %w", err)
+		return
+	}
+	c.status = CacheWritten
+}
+
+// WriteCacheFile writes a file of a cache directory (the table caches, or
+// another cache kept beside them, under one of CacheExts): to a temporary
+// file renamed into place, so that a reader never sees half of one, and
+// never over a file that may be mapped. The directory is made if need be,
+// then kept under MaxCacheBytes (evicting the files used least recently,
+// this one excepted).
+func WriteCacheFile(path string, write func(w io.Writer) error) error {
+	dir := filepath.Dir(path)
+	err := func() error {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(dir, ".cache-*")
 		if err != nil {
 			return err
 		}
 		defer os.Remove(f.Name()) // after a failure; a no-op after the rename
-		if _, err := f.Write(head); err != nil {
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if err := write(bw); err != nil {
 			f.Close()
 			return err
 		}
-		if _, err := f.Write(body); err != nil {
+		if err := bw.Flush(); err != nil {
 			f.Close()
 			return err
 		}
 		if err := f.Close(); err != nil {
 			return err
 		}
-		return os.Rename(f.Name(), c.path)
+		return os.Rename(f.Name(), path)
 	}()
 	if err != nil {
-		c.status, c.err = CacheFailed, fmt.Errorf("table cache: %w", err)
-		return
+		return err
 	}
-	c.status = CacheWritten
-	evict(filepath.Dir(c.path), c.path, MaxCacheBytes)
+	evict(dir, path, MaxCacheBytes)
+	return nil
 }
+
+// UsedCacheFile marks a cache file used (evicted last).
+func UsedCacheFile(path string) {
+	now := time.Now()
+	os.Chtimes(path, now, now)
+}
+
+// CacheExts are the name endings of the files of a cache directory that
+// eviction counts: table caches (.p2a) and table images (.img, written by
+// bgpsentry's commands with features.State.SealTableImage).
+var CacheExts = []string{".p2a", ".img"}
 
 // MaxCacheBytes bounds a table cache directory: past it, the caches used
 // least recently go (a hit marks a cache used).
@@ -385,9 +419,13 @@ var MaxCacheBytes int64 = 2 << 30
 // modification time), keep excepted, until they take at most max bytes.
 // Errors are ignored: another process may be evicting too.
 func evict(dir, keep string, max int64) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.p2a"))
-	if err != nil {
-		return
+	var files []string
+	for _, ext := range CacheExts {
+		fs, err := filepath.Glob(filepath.Join(dir, "*"+ext))
+		if err != nil {
+			return
+		}
+		files = append(files, fs...)
 	}
 	type cached struct {
 		path string

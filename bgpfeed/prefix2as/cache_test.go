@@ -335,7 +335,7 @@ func TestCacheEviction(t *testing.T) {
 		feedtest.WriteFile(t, tables[i], []byte(fmt.Sprintf("%s10.%d.0.0/16 %d\n", cacheSample, i, i+1)), false)
 	}
 	cacheOf := func(i int) string {
-		key, err := hashFile(tables[i])
+		key, err := HashFile(tables[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,10 +365,23 @@ func TestCacheEviction(t *testing.T) {
 	if got := []bool{exists(0), exists(1), exists(2), exists(3)}; !slices.Equal(got, []bool{true, false, false, true}) {
 		t.Errorf("caches of tables 0-3 exist: %v, want [true false false true]", got)
 	}
-	// A bound below one cache keeps the one just written.
+	// A bound below one cache keeps the one just written; a table image
+	// (CacheExts) goes too, a file of another kind stays.
+	img, other := filepath.Join(dir, "old.img"), filepath.Join(dir, "notes.txt")
+	for _, f := range []string{img, other} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	MaxCacheBytes = 1
 	dumpTable(t, openCached(t, tables[1], dir), -10)
 	if got := []bool{exists(0), exists(1), exists(3)}; !slices.Equal(got, []bool{false, true, false}) {
 		t.Errorf("with a bound of one byte: caches of tables 0, 1, 3 exist: %v, want [false true false]", got)
+	}
+	if _, err := os.Stat(img); err == nil {
+		t.Error("a table image was not evicted")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not a cache was evicted: %v", err)
 	}
 }

@@ -485,7 +485,7 @@ func (p *eventPrinter) print(ev *pb.AlertEvent) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		b, err := jsonOpts.Marshal(ev)
+		b, err := marshalJSON(ev)
 		if err != nil {
 			return err
 		}

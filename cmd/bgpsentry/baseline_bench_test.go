@@ -23,7 +23,7 @@ func benchLoadBaseline(b *testing.B, lazy bool) {
 	p := shared(b, "baseline/asinfo/ipasn_20260730.dat.gz")
 	for b.Loop() {
 		st := features.NewState(features.Config{})
-		n, err := loadBaselines(context.Background(), st, []string{p}, bgpfeed.NewInterner(0), lazy, "", io.Discard)
+		n, err := loadBaselines(context.Background(), st, []string{p}, bgpfeed.NewInterner(0), lazy, "", io.Discard, io.Discard)
 		if err != nil || n < 1_000_000 {
 			b.Fatalf("%d entries, %v", n, err)
 		}

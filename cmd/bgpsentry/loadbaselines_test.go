@@ -37,7 +37,7 @@ func TestLoadTablesInOrder(t *testing.T) {
 	empty := write("empty.dat", "; nothing")
 	for _, lazy := range []bool{false, true} {
 		st := features.NewState(features.Config{})
-		n, err := loadBaselines(context.Background(), st, []string{a, b}, bgpfeed.NewInterner(0), lazy, "", io.Discard)
+		n, err := loadBaselines(context.Background(), st, []string{a, b}, bgpfeed.NewInterner(0), lazy, "", io.Discard, io.Discard)
 		if err != nil || n != 20003 {
 			t.Fatalf("lazy %v: %d entries, %v", lazy, n, err)
 		}
@@ -49,7 +49,7 @@ func TestLoadTablesInOrder(t *testing.T) {
 		}
 		for _, bad := range []string{filepath.Join(dir, "missing.dat"), empty} {
 			st := features.NewState(features.Config{})
-			n, err := loadBaselines(context.Background(), st, []string{b, bad, a}, bgpfeed.NewInterner(0), lazy, "", io.Discard)
+			n, err := loadBaselines(context.Background(), st, []string{b, bad, a}, bgpfeed.NewInterner(0), lazy, "", io.Discard, io.Discard)
 			if err == nil || n != 2 || !strings.Contains(err.Error(), filepath.Base(bad)) {
 				t.Fatalf("lazy %v, %s: %d entries, %v", lazy, bad, n, err)
 			}

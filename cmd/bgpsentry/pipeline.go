@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -129,12 +134,87 @@ func (f *stateFlags) newState(ctx context.Context, inputs []string, opts mrt.Opt
 // bootstrap loads the baselines into st, then hands it the relationships
 // inferred meanwhile (finish).
 func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpfeed.Interner, stderr io.Writer) (int64, error) {
-	n, err := loadBaselines(ctx, st, f.baselines, in, f.lazy, f.cacheDir(), stderr)
+	var n int64
+	var err error
+	if f.lazy && f.cacheDir() != "" {
+		n, err = loadImaged(ctx, st, f.baselines, in, f.cacheDir(), stderr)
+	} else {
+		n, err = loadBaselines(ctx, st, f.baselines, in, f.lazy, f.cacheDir(), stderr, stderr)
+	}
 	if err != nil {
 		return n, err
 	}
 	st.SealTable() // while the inference may still be reading
 	return n, f.finish(st)
+}
+
+// loadImaged is loadBaselines (lazy) through a table image in the cache
+// directory when every baseline is a prefix-to-origin table: the image of
+// these tables, if there is one that checks out, else the tables, of
+// which the image is then written (features.State.SealTableImage). The
+// state answers the same either way (TestScoreTableImage); what the
+// tables' reading skipped is reported again from the image.
+func loadImaged(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, dir string, stderr io.Writer) (int64, error) {
+	key, ok := imageKey(paths)
+	if !ok {
+		return loadBaselines(ctx, st, paths, in, true, dir, stderr, stderr)
+	}
+	file := filepath.Join(dir, hex.EncodeToString(key[:16])+".img")
+	if note, err := st.LoadTableImage(file, key, in); err == nil {
+		n, skips, err := decodeImageNote(note)
+		if err != nil {
+			return 0, fmt.Errorf("baseline: %s: %w", file, err)
+		}
+		io.WriteString(stderr, skips)
+		prefix2as.UsedCacheFile(file)
+		return n, nil
+	}
+	var skips strings.Builder
+	n, err := loadBaselines(ctx, st, paths, in, true, dir, stderr, io.MultiWriter(stderr, &skips))
+	if err != nil {
+		return n, err
+	}
+	note := binary.AppendUvarint(nil, uint64(n))
+	note = append(note, skips.String()...)
+	err = prefix2as.WriteCacheFile(file, func(w io.Writer) error { return st.SealTableImage(w, key, note) })
+	if err != nil && !errors.Is(err, features.ErrNoImage) {
+		fmt.Fprintf(stderr, "bgpsentry: baselines not imaged (--table-cache off to stop trying): %v\n", err)
+	}
+	return n, nil
+}
+
+// imageKey is the key of the table image of the baselines: a digest of
+// this build's version and of each table's bytes, size and time; not ok
+// if one is an MRT file or cannot be read.
+func imageKey(paths []string) (key [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	fmt.Fprintf(h, "bgpsentry %s table image\n", version)
+	for _, p := range paths {
+		if m, err := isMRT(p); err != nil || m {
+			return key, false
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return key, false
+		}
+		sum, err := prefix2as.HashFile(p)
+		if err != nil {
+			return key, false
+		}
+		fmt.Fprintf(h, "%x %d %d\n", sum, fi.Size(), fi.ModTime().UnixNano())
+	}
+	copy(key[:], h.Sum(nil))
+	return key, true
+}
+
+// decodeImageNote reads what loadImaged notes in an image: the number of
+// entries, then the skip reports.
+func decodeImageNote(note []byte) (int64, string, error) {
+	n, k := binary.Uvarint(note)
+	if k <= 0 || n > math.MaxInt64 {
+		return 0, "", errors.New("table image without its entry count")
+	}
+	return int64(n), string(note[k:]), nil
 }
 
 // finish waits for the relationships newState infers in the background,
@@ -237,8 +317,9 @@ func isMRT(path string) (bool, error) {
 
 // loadBaselines feeds every baseline into st as table entries, the
 // prefix-to-origin tables lazily if lazy is set (LearnOriginsLazy). It
-// returns the number of entries and the skip reports.
-func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, cacheDir string, stderr io.Writer) (int64, error) {
+// returns the number of entries; it writes what it skipped (malformed
+// lines and records) to skips, other notices to stderr.
+func loadBaselines(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, lazy bool, cacheDir string, stderr, skips io.Writer) (int64, error) {
 	var n int64
 	for _, p := range paths {
 		m, err := isMRT(p)
@@ -246,7 +327,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 			return n, fmt.Errorf("baseline: %w", err)
 		}
 		if !m {
-			k, err := loadTable(ctx, st, p, in, lazy, cacheDir, stderr)
+			k, err := loadTable(ctx, st, p, in, lazy, cacheDir, stderr, skips)
 			n += k
 			if err != nil {
 				return n, fmt.Errorf("baseline: %w", err)
@@ -258,7 +339,7 @@ func loadBaselines(ctx context.Context, st *features.State, paths []string, in *
 			return n, fmt.Errorf("baseline: %w", err)
 		}
 		src, closer := bgpfeed.Source(r), r.Close
-		report := func() { st := r.Stats(); reportSkips(stderr, &st) }
+		report := func() { st := r.Stats(); reportSkips(skips, &st) }
 		pctx, cancel := context.WithCancel(ctx)
 		pf := prefetch(pctx, src)
 		for {
@@ -295,7 +376,7 @@ func reserveFamily(first netip.Prefix, hint int, reserve func(v4, v6 int)) {
 // loadTable feeds a prefix-to-origin table into st as table entries
 // (features.State.LearnTable, or LearnOriginsLazy if lazy), read in batches
 // on another goroutine, through the table cache in cacheDir ("" for none).
-func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, cacheDir string, stderr io.Writer) (int64, error) {
+func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed.Interner, lazy bool, cacheDir string, stderr, skips io.Writer) (int64, error) {
 	r, err := prefix2as.OpenCached(path, in, cacheDir)
 	if err != nil {
 		return 0, err
@@ -374,9 +455,9 @@ func loadTable(ctx context.Context, st *features.State, path string, in *bgpfeed
 		fmt.Fprintf(stderr, "bgpsentry: baseline %s: not cached (--table-cache off to stop trying): %v\n", path, err)
 	}
 	if k, samples := r.Skipped(); k > 0 {
-		fmt.Fprintf(stderr, "bgpsentry: baseline %s: skipped %d malformed lines\n", path, k)
+		fmt.Fprintf(skips, "bgpsentry: baseline %s: skipped %d malformed lines\n", path, k)
 		for _, s := range samples {
-			fmt.Fprintf(stderr, "  %s\n", s.Error())
+			fmt.Fprintf(skips, "  %s\n", s.Error())
 		}
 	}
 	return n, nil

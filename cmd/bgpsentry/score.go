@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,6 +110,23 @@ func loadClassifier(dir string) (*classifier.Classifier, error) {
 
 var jsonOpts = protojson.MarshalOptions{UseProtoNames: true}
 
+// marshalJSON is the protojson form of m (proto field names) on one line,
+// compacted: protojson puts random blanks in its output, different from
+// one build to the next, and the same event should read the same bytes
+// whichever build wrote it (TestEventJSONCompact).
+func marshalJSON(m proto.Message) ([]byte, error) {
+	b, err := jsonOpts.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Grow(len(b) + 1)
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
 // scoreLearnEarly: score learns the warm-up while the inputs are read
 // for the relationship inference (stateFlags.learnWarmup); the tests turn
 // it off to compare.
@@ -195,7 +213,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	defer bw.Flush()
 	var writeErr error
 	write := func(ev *pb.AlertEvent) {
-		b, err := jsonOpts.Marshal(ev)
+		b, err := marshalJSON(ev)
 		if err == nil {
 			b = append(b, '\n')
 			_, err = bw.Write(b)

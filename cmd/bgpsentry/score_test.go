@@ -206,17 +206,25 @@ func TestScoreVetoed(t *testing.T) {
 
 var timings = regexp.MustCompile(`[0-9.]+ ?(µs|ms|s)\b`)
 
-// TestScoreTableCache: score with a prefix-to-origin baseline writes the
-// parsed table to --table-cache, and a second run reading it gives the
-// same events and summary as a run with no cache; --table-cache off
-// writes none.
+// TestScoreTableCache: score with prefix-to-origin baselines writes the
+// parsed tables to --table-cache, and the image of the lazy table they
+// make (features.State.SealTableImage); a second run, which reads the
+// image, a third, which has only the image (no table read: no table
+// cache written again), and a fourth, whose image was cut short (refused,
+// then written again), give the same events, summary and skipped-line
+// reports as a run with no cache; --table-cache off writes none.
 func TestScoreTableCache(t *testing.T) {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "cache")
+	// A second table, with malformed lines to report.
+	extra := filepath.Join(dir, "extra.dat")
+	if err := os.WriteFile(extra, []byte("192.0.2.0/24\t64500\nnot a line\n198.51.100.0/24\t64501\n10.0.0.0/33\t1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run := func(name, cacheFlag string) (events, summary string) {
 		t.Helper()
 		out := filepath.Join(dir, name+".jsonl")
-		code, _, errOut := runCmd("score", "--baseline", "../../testdata/demo/ipasn_20080501_v12.dat.gz", "--table-cache", cacheFlag,
+		code, _, errOut := runCmd("score", "--baseline", "../../testdata/demo/ipasn_20080501_v12.dat.gz", "--baseline", extra, "--table-cache", cacheFlag,
 			"-o", out, "../../testdata/demo/updates.20080224.1824.bz2", "../../testdata/demo/updates.20080224.1839.bz2")
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", name, code, errOut)
@@ -225,10 +233,10 @@ func TestScoreTableCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The summary without its timings.
+		// The summary without its timings, and the skip reports.
 		var lines []string
 		for _, l := range strings.Split(errOut, "\n") {
-			if strings.HasPrefix(l, "score:") {
+			if strings.HasPrefix(l, "score:") || strings.Contains(l, "malformed") || strings.HasPrefix(l, "  prefix2as:") {
 				lines = append(lines, timings.ReplaceAllString(l, "T"))
 			}
 		}
@@ -238,17 +246,53 @@ func TestScoreTableCache(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(cache, "*")); len(m) != 0 {
 		t.Fatalf("--table-cache off wrote %v", m)
 	}
-	for i, name := range []string{"writes", "reads"} {
+	imageSize := int64(0)
+	for i, name := range []string{"writes", "reads", "image only", "damaged image"} {
+		switch name {
+		case "image only":
+			m, _ := filepath.Glob(filepath.Join(cache, "*.p2a"))
+			for _, f := range m {
+				os.Remove(f)
+			}
+		case "damaged image": // refused, the tables read, the image written again
+			m, _ := filepath.Glob(filepath.Join(cache, "*.img"))
+			if err := os.Truncate(m[0], imageSize/2); err != nil {
+				t.Fatal(err)
+			}
+		}
 		events, summary := run(name, cache)
-		if m, _ := filepath.Glob(filepath.Join(cache, "*.p2a")); len(m) != 1 {
-			t.Fatalf("run %d: cache files %v, want one", i, m)
+		p2a, _ := filepath.Glob(filepath.Join(cache, "*.p2a"))
+		img, _ := filepath.Glob(filepath.Join(cache, "*.img"))
+		if want := map[bool]int{true: 0, false: 2}[name == "image only"]; len(p2a) != want || len(img) != 1 {
+			t.Fatalf("run %d (%s): table caches %v (want %d), images %v (want one)", i, name, p2a, want, img)
+		}
+		if fi, err := os.Stat(img[0]); err != nil || imageSize != 0 && fi.Size() != imageSize {
+			t.Fatalf("run %d (%s): image %v, %d bytes, want %d", i, name, err, fi.Size(), imageSize)
+		} else {
+			imageSize = fi.Size()
 		}
 		if events != wantEvents || summary != wantSummary {
-			t.Fatalf("run %d (%s the cache): events or summary differ from the run without a cache:\n%s\nwant\n%s", i, name, summary, wantSummary)
+			t.Fatalf("run %d (%s): events or summary differ from the run without a cache:\n%s\nwant\n%s", i, name, summary, wantSummary)
 		}
 	}
-	if !strings.Contains(wantEvents, "208.65.153.0/24") || !strings.Contains(wantSummary, "baseline 270849 entries") {
-		t.Fatalf("the demo run lost its hijack or baseline:\n%s\n%s", wantEvents, wantSummary)
+	if !strings.Contains(wantEvents, "208.65.153.0/24") || !strings.Contains(wantSummary, "baseline 270851 entries") ||
+		!strings.Contains(wantSummary, "skipped 2 malformed lines") {
+		t.Fatalf("the demo run lost its hijack, baseline or skip report:\n%s\n%s", wantEvents, wantSummary)
+	}
+}
+
+// TestEventJSONCompact: events are written as compact JSON, the same
+// bytes from any build (protojson alone adds blanks that vary by build).
+func TestEventJSONCompact(t *testing.T) {
+	ev := &pb.AlertEvent{Id: "x", Type: pb.AlertType_ROUTE_LEAK, Prefix: "192.0.2.0/24", ExpectedOrigins: []uint32{1, 2},
+		SamplePaths: []string{"1 2 3"}, Reasons: []*pb.Reason{{Feature: "f", Value: 1.5, Contribution: 0.25}}}
+	b, err := marshalJSON(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"x","type":"ROUTE_LEAK","prefix":"192.0.2.0/24","expected_origins":[1,2],"sample_paths":["1 2 3"],"reasons":[{"feature":"f","value":1.5,"contribution":0.25}]}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
 	}
 }
 

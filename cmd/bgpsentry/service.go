@@ -146,7 +146,7 @@ func (s *service) run(ctx context.Context) (err error) {
 		}
 	} else if len(sf.baselines) > 0 {
 		t0 := time.Now()
-		n, err := loadBaselines(ctx, s.st, sf.baselines, s.in, false, sf.cacheDir(), s.stderr)
+		n, err := loadBaselines(ctx, s.st, sf.baselines, s.in, false, sf.cacheDir(), s.stderr, s.stderr)
 		if err != nil {
 			return err
 		}
@@ -614,7 +614,7 @@ func (s *service) emit(ctx context.Context, e *pb.AlertEvent) {
 	}
 	s.broker.Publish(e)
 	if s.cfg.Output.Stdout {
-		line, err := jsonOpts.Marshal(e)
+		line, err := marshalJSON(e)
 		if err != nil {
 			return
 		}
