@@ -77,7 +77,7 @@ func (f *stateFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.warmup, "warmup", 15*time.Minute, "learn without scoring for this long after the first update (links and origins are all new until the state has seen some traffic)")
 	fs.DurationVar(&f.burst, "burst-window", 5*time.Minute, "time constant of the burst counters (mass re-origination, leak waves)")
 	fs.StringVar(&f.infer, "infer-relations", "inputs", "without --asrel, infer AS relationships from 'inputs' (a first pass over the baselines and inputs: batch mode) or 'warmup' (the paths seen until the warm-up ends: live mode)")
-	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 5x faster; checked, rewritten when damaged; kept under 2 GiB, least recently used out first) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
+	fs.StringVar(&f.cache, "table-cache", "", "directory of the parsed prefix-to-origin baselines, by their content's SHA-256, read instead of the text the next time (about 5x faster), and of the table images batch runs map in place when every baseline is such a table (checked, rewritten when damaged; kept under 2 GiB, least recently used out first) (default: bgpsentry in the user cache directory, $XDG_CACHE_HOME or ~/.cache; 'off': no cache)")
 	fs.StringVar(&f.state, "state", "", "state snapshot file: restored at start when it exists (then --baseline is not needed), written at the end, so consecutive archives can be scored in several runs")
 }
 
@@ -184,11 +184,18 @@ func loadImaged(ctx context.Context, st *features.State, paths []string, in *bgp
 }
 
 // imageKey is the key of the table image of the baselines: a digest of
-// this build's version and of each table's bytes, size and time; not ok
+// this build (its version, and its executable's size and time, so that a
+// rebuilt development binary of the same version does not take an image
+// of another's making) and of each table's bytes, size and time; not ok
 // if one is an MRT file or cannot be read.
 func imageKey(paths []string) (key [sha256.Size]byte, ok bool) {
 	h := sha256.New()
 	fmt.Fprintf(h, "bgpsentry %s table image\n", version)
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			fmt.Fprintf(h, "executable %d %d\n", fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
 	for _, p := range paths {
 		if m, err := isMRT(p); err != nil || m {
 			return key, false
