@@ -210,7 +210,9 @@ func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed
 		lt = &lazyTable{in: in}
 		s.lazy = lt
 	}
-	if lt == nil || lt.sealed || (len(lt.times) >= maxLazyTimes && !lt.times[len(lt.times)-1].Equal(t)) {
+	// A table image's families are finished (LoadTableImage): no more
+	// entries go in them.
+	if lt == nil || lt.sealed || lt.v4.final || (len(lt.times) >= maxLazyTimes && !lt.times[len(lt.times)-1].Equal(t)) {
 		es := make([]TableEntry, len(entries))
 		for i := range entries {
 			e := &entries[i]

@@ -111,6 +111,15 @@ func TestTableImageSame(t *testing.T) {
 				t.Fatal("the image does not hold the entries as the state has them")
 			}
 		}
+		if seed == 3 {
+			// A table after the image is learned at once, after it.
+			extra := lazyTestTable(f.r, f.path, 300)
+			b.LearnOriginsLazy(f.t0.Add(90*time.Minute), originEntries(extra), f.in)
+			a := f.learned()
+			a.LearnTable(f.t0.Add(90*time.Minute), extra)
+			sameAnswers(t, seed, f.r, a, b, append(slices.Clip(f.es), extra...), f.path, f.t0)
+			continue
+		}
 		sameAnswers(t, seed, f.r, f.learned(), b, f.es, f.path, f.t0)
 		// The state that wrote the image: sealed, it answers the same.
 		w := f.lazy()
