@@ -152,11 +152,11 @@ func (f *stateFlags) bootstrap(ctx context.Context, st *features.State, in *bgpf
 // directory when every baseline is a prefix-to-origin table: the image of
 // these tables, if there is one that checks out, else the tables, of
 // which the image is then written (features.State.SealTableImage). The
-// state answers the same either way (TestScoreTableImage); what the
+// state answers the same either way (TestScoreTableCache); what the
 // tables' reading skipped is reported again from the image.
 func loadImaged(ctx context.Context, st *features.State, paths []string, in *bgpfeed.Interner, dir string, stderr io.Writer) (int64, error) {
 	key, ok := imageKey(paths)
-	if !ok {
+	if !ok || len(paths) == 0 {
 		return loadBaselines(ctx, st, paths, in, true, dir, stderr, stderr)
 	}
 	file := filepath.Join(dir, hex.EncodeToString(key[:16])+".img")
