@@ -323,3 +323,41 @@ func (f *imageFixture) mustRead(t testing.TB) []byte {
 	}
 	return b
 }
+
+// BenchmarkTableImage: the million-prefix table of BenchmarkLazyTable
+// given to the state from its table image, sealed, then the same 20,000
+// prefixes touched: what score does on a cache hit, against
+// BenchmarkLazyTable's learning the entries (their reading aside).
+func BenchmarkTableImage(b *testing.B) {
+	es := benchTable(1 << 20)
+	in := bgpfeed.NewInterner(0)
+	w := NewState(Config{})
+	w.LearnOriginsLazy(time.Unix(0, 0), es, in)
+	key := sha256.Sum256([]byte("bench"))
+	file := filepath.Join(b.TempDir(), "bench.img")
+	err := func() error {
+		fh, err := os.Create(file)
+		if err != nil {
+			return err
+		}
+		if err := w.SealTableImage(fh, key, nil); err != nil {
+			fh.Close()
+			return err
+		}
+		return fh.Close()
+	}()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewState(Config{})
+		if _, err := s.LoadTableImage(file, key, in); err != nil {
+			b.Fatal(err)
+		}
+		s.SealTable()
+		for i := 0; i < len(es); i += len(es) / 20000 {
+			s.touchLazyPrefix(es[i].Prefix)
+		}
+	}
+}
