@@ -8,10 +8,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/features/asrel"
+	"github.com/bgpsentry/bgpsentry/internal/atomicfile"
 )
 
 // snapshotMagic starts every snapshot; the version changes with the
@@ -156,25 +156,15 @@ func (s *State) Save(w io.Writer) error {
 	return bw.Flush()
 }
 
-// SaveFile writes the state atomically (temporary file, then rename).
+// SaveFile writes the state atomically (temporary file, synced, then
+// rename).
 func (s *State) SaveFile(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
-	if err != nil {
+	var saveErr error
+	err := atomicfile.Write(path, true, func(w io.Writer) error { saveErr = s.Save(w); return saveErr })
+	if err != nil && err != saveErr { // Save's own errors say what they are
 		return fmt.Errorf("features: save: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := s.Save(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("features: save: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("features: save: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return err
 }
 
 // Load restores a state saved by Save into a new State with cfg (whose

@@ -1,7 +1,6 @@
 package prefix2as
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bgpsentry/bgpsentry/bgpfeed"
+	"github.com/bgpsentry/bgpsentry/internal/atomicfile"
 )
 
 // A table cache keeps the parsed entries of a table file in a compact
@@ -370,29 +370,10 @@ func (r *Reader) writeCache() {
 // this one excepted).
 func WriteCacheFile(path string, write func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
-	err := func() error {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		f, err := os.CreateTemp(dir, ".cache-*")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(f.Name()) // after a failure; a no-op after the rename
-		bw := bufio.NewWriterSize(f, 1<<20)
-		if err := write(bw); err != nil {
-			f.Close()
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		return os.Rename(f.Name(), path)
-	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err := atomicfile.Write(path, false, write)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/bgpsentry/bgpsentry/classifier"
 	"github.com/bgpsentry/bgpsentry/classifier/alertsvc"
 	"github.com/bgpsentry/bgpsentry/features"
+	"github.com/bgpsentry/bgpsentry/internal/atomicfile"
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 )
 
@@ -779,7 +779,7 @@ func (s *service) snapshot() error {
 		return fmt.Errorf("snapshot %s: %w", path, err)
 	}
 	s.m.snapshots.Inc()
-	return writeAtomic(metaPath(path), func(w io.Writer) error {
+	return atomicfile.Write(metaPath(path), true, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(meta)
@@ -799,31 +799,6 @@ func readMeta(snapshot string) (snapshotMeta, error) {
 		return m, fmt.Errorf("%s: %w", metaPath(snapshot), err)
 	}
 	return m, nil
-}
-
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(bw); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // pump copies a source into the bus until it ends or ctx is done, and
