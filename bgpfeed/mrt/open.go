@@ -63,6 +63,29 @@ func Decompress(r io.Reader) (io.Reader, Compression, error) {
 	}
 }
 
+// OpenFile opens the file at path for reading its decompressed bytes
+// (Decompress). An error opening it is os.Open's; a compressed stream
+// that does not start right is reported with the path.
+func OpenFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	zr, _, err := Decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return decompressed{zr, f}, nil
+}
+
+type decompressed struct {
+	io.Reader
+	f *os.File
+}
+
+func (d decompressed) Close() error { return d.f.Close() }
+
 // skipExt are file name endings a directory walk passes over: documentation
 // and data that sit beside archives.
 var skipExt = []string{".md", ".rst", ".txt", ".json", ".jsonl", ".csv", ".html", ".sha256", ".md5"}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -365,5 +366,31 @@ func TestInternerShares(t *testing.T) {
 	got, _ := decodeBytes(t, concat(rec, rec, rec))
 	if len(got) != 3 || got[0].Attrs.Path != got[2].Attrs.Path {
 		t.Fatal("equal AS paths are not shared")
+	}
+}
+
+// TestOpenFile: the decompressed bytes of a gzip file; os.Open's error for
+// a missing file; a damaged gzip header named with its path.
+func TestOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	gz := filepath.Join(dir, "a.gz")
+	feedtest.WriteFile(t, gz, []byte("hello"), true)
+	r, err := OpenFile(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil || string(b) != "hello" || r.Close() != nil {
+		t.Fatalf("%q, %v", b, err)
+	}
+	if _, err := OpenFile(filepath.Join(dir, "none")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.gz")
+	if err := os.WriteFile(bad, []byte{0x1f, 0x8b, 0xff, 0xff, 0}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFile(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("damaged gzip: %v", err)
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,15 +75,11 @@ type update struct {
 // first byte after blanks, decompressed, is '{'): an MRT file cannot
 // start so before 2035.
 func Is(path string) (bool, error) {
-	f, err := os.Open(path)
+	zr, err := mrt.OpenFile(path)
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
-	zr, _, err := mrt.Decompress(f)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
-	}
+	defer zr.Close()
 	br := bufio.NewReader(zr)
 	for {
 		c, err := br.ReadByte()
@@ -158,15 +153,11 @@ func Open(paths []string, opts Options) (*Reader, error) {
 }
 
 func readFile(path string) ([]update, error) {
-	f, err := os.Open(path)
+	zr, err := mrt.OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ripestat: %w", err)
 	}
-	defer f.Close()
-	zr, _, err := mrt.Decompress(f)
-	if err != nil {
-		return nil, fmt.Errorf("ripestat: %s: %w", path, err)
-	}
+	defer zr.Close()
 	b, err := io.ReadAll(io.LimitReader(zr, maxFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("ripestat: %s: %w", path, err)

@@ -304,15 +304,11 @@ func (f *stateFlags) saveState(st *features.State) error {
 // isMRT reports whether a file holds MRT records (else it is taken for a
 // prefix-to-origin table).
 func isMRT(path string) (bool, error) {
-	fh, err := os.Open(path)
+	zr, err := mrt.OpenFile(path)
 	if err != nil {
 		return false, err
 	}
-	defer fh.Close()
-	zr, _, err := mrt.Decompress(fh)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
-	}
+	defer zr.Close()
 	head := make([]byte, 12)
 	if _, err := io.ReadFull(zr, head); err != nil {
 		return false, nil
