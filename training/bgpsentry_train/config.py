@@ -210,3 +210,14 @@ def load(path: Path) -> Config:
     except (OSError, json.JSONDecodeError) as e:
         raise ConfigError(f"{path}: {e}") from e
     return parse(obj, str(path))
+
+
+def add_run_args(ap, realdata: bool = False) -> None:
+    """The arguments of the commands that score with a built binary after
+    the training pipeline: --config, --realdata (when realdata), --bin and
+    --out (the pipeline's work directory)."""
+    ap.add_argument("--config", type=Path, default=Path("training/pipeline.json"))
+    if realdata:
+        ap.add_argument("--realdata", type=Path, default=Path("training/realdata.json"))
+    ap.add_argument("--bin", type=Path, default=Path("dist/bgpsentry"))
+    ap.add_argument("--out", type=Path, default=Path("training/out"), help="the training pipeline's work directory")

@@ -191,10 +191,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, default=Path("training/pipeline.json"))
-    ap.add_argument("--realdata", type=Path, default=Path("training/realdata.json"))
-    ap.add_argument("--bin", type=Path, default=Path("dist/bgpsentry"))
-    ap.add_argument("--out", type=Path, default=Path("training/out"), help="the training pipeline's work directory")
+    cfgmod.add_run_args(ap, realdata=True)
     ap.add_argument("--model", type=Path, default=Path("classifier/model"), help="model directory (its thresholds are the 'model' point)")
     ap.add_argument("--levels", default=",".join(DEFAULT_LEVELS), help="comma-separated operating points")
     ap.add_argument("--split", default="test", choices=("valid", "test"),

@@ -155,28 +155,49 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--asorg", type=Path, default=None, help="reference as-org file (CAIDA as-org2info JSONL) for rule 8 (default: realdata.json reference.asorg)")
     a = ap.parse_args(argv)
     cfg = json.loads(Path(a.config).read_text())
-    dflt = cfg.get("reference", {})
-    asrel = a.asrel or (Path(dflt["asrel"]) if dflt.get("asrel") else None)
-    asorg = a.asorg or (Path(dflt["asorg"]) if dflt.get("asorg") else None)
-    missing = [str(p) for p in (asrel, asorg) if p is not None and not p.exists()]
-    if missing:
-        print(f"realdata_events: reference {', '.join(missing)} not found: rules 6-8 not applied", file=sys.stderr)
-        asrel = asorg = None
-    ref = refcheck.load(asrel, asorg) if (asrel or asorg) else None
-    base = json.loads((Path(a.with_baseline) / "summary.json").read_text())
-    slugs = {r["name"]: r["slug"] for r in base["runs"]}
+    ref = load_reference(cfg, a.asrel, a.asorg)
     out = ["# Real-data alert events, one by one", "",
            "Made by `python -m bgpsentry_train.realdata_events` from the runs of "
            "training/REPORT.md (*Real-data runs*): every alert event of the runs with "
            "their baselines (its last state), with a first look by rule.",
            "", f"Reference for rules 6-8: {ref.name if ref else 'none (rules 6-8 not applied)'}.", "", RULES]
+    sections, totals = judge(cfg, Path(a.with_baseline), Path(a.warmup_only), ref)
+    out += sections
+    out += ["## Totals", ""] + [f"- {k}: {v}" for k, v in sorted(totals.items())] + [""]
+    Path(a.out).write_text("\n".join(out))
+    print(f"realdata_events: {sum(totals.values())} events: {totals}", file=sys.stderr)
+    return 0
+
+
+def load_reference(cfg: dict, asrel: Path | None = None, asorg: Path | None = None) -> refcheck.Reference | None:
+    """The reference for rules 6-8: asrel and asorg, else realdata.json's
+    reference.asrel and reference.asorg; None (said on stderr) when a file
+    is missing, or when there is none."""
+    dflt = cfg.get("reference", {})
+    asrel = asrel or (Path(dflt["asrel"]) if dflt.get("asrel") else None)
+    asorg = asorg or (Path(dflt["asorg"]) if dflt.get("asorg") else None)
+    missing = [str(p) for p in (asrel, asorg) if p is not None and not p.exists()]
+    if missing:
+        print(f"realdata_events: reference {', '.join(missing)} not found: rules 6-8 not applied", file=sys.stderr)
+        return None
+    return refcheck.load(asrel, asorg) if (asrel or asorg) else None
+
+
+def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Reference | None) -> tuple[list[str], dict[str, int]]:
+    """The first look at every event of the runs in with_baseline (the
+    realdata runs with their baselines; warmup_only has the same runs with
+    --no-baseline): a Markdown section per run, and the events counted by
+    the class of their first look (true, false, likely false, unverified)."""
+    base = json.loads((with_baseline / "summary.json").read_text())
+    slugs = {r["name"]: r["slug"] for r in base["runs"]}
+    out: list[str] = []
     totals: dict[str, int] = {}
     for r in cfg["runs"]:
         slug = slugs.get(r["name"])
         if slug is None:
             continue
-        evs = load(Path(a.with_baseline) / f"{slug}.jsonl")
-        wo = {(e["type"], e.get("prefix"), e.get("suspect_asn", 0)) for e in load(Path(a.warmup_only) / f"{slug}.jsonl")}
+        evs = load(with_baseline / f"{slug}.jsonl")
+        wo = {(e["type"], e.get("prefix"), e.get("suspect_asn", 0)) for e in load(warmup_only / f"{slug}.jsonl")}
         used = next((x.get("baseline", r.get("baseline", [])) for x in base["runs"] if x["name"] == r["name"]), [])
         future = bool(r.get("baseline_after_data")) and bool(used)
         out += [f"## {r['name']}", "",
@@ -195,10 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"{e.get('first_seen', '')} | {e.get('peer_count', '')} | {e.get('prefix_count', 1)} | "
                        f"{e.get('confidence', 0):.2f} | {look} |")
         out.append("")
-    out += ["## Totals", ""] + [f"- {k}: {v}" for k, v in sorted(totals.items())] + [""]
-    Path(a.out).write_text("\n".join(out))
-    print(f"realdata_events: {sum(totals.values())} events: {totals}", file=sys.stderr)
-    return 0
+    return out, totals
 
 
 if __name__ == "__main__":
