@@ -169,6 +169,9 @@ type lazyTable struct {
 	// would have added to the paths kept for inference: added when the
 	// first update comes (flushCollect), if they are still kept then.
 	collect []uint32
+	// ahead: the prefix of every update still to come was put in the
+	// trie already (State.TouchedAhead), so an update needs no lookup.
+	ahead bool
 }
 
 // maxLazyTimes bounds the distinct entry times (an entry keeps an index).
@@ -621,6 +624,21 @@ func (s *State) touchLazyPrefix(p netip.Prefix) {
 		s.flushCollect()
 		s.lazy = nil
 	}
+}
+
+// TouchedAhead tells the state that TouchTable has put the prefix of every
+// update it will observe from now on in the trie (score's scoring pass,
+// whose updates the relationship inference read first): an update then
+// skips the lazy table's lookup, which would find nothing more to learn.
+// The state answers the same (TestTouchedAheadSame). It does nothing
+// unless the lazy table is sealed; a table learned afterwards is looked up
+// again.
+func (s *State) TouchedAhead() {
+	if s.lazy == nil || !s.lazy.sealed {
+		return
+	}
+	s.flushCollect()
+	s.lazy.ahead = true
 }
 
 // TablePending reports whether a lazy table has entries not in the trie.

@@ -73,15 +73,7 @@ func originEntries(es []TableEntry) []OriginEntry {
 // degrees, inference paths, every prefix).
 func TestLazyTableSameAsLearnTable(t *testing.T) {
 	for seed := range uint64(4) {
-		r := rand.New(rand.NewPCG(seed, 7))
-		in := bgpfeed.NewInterner(0)
-		path := func(set bool, asns ...uint32) *bgpfeed.Path {
-			segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: asns}}
-			if set {
-				segs[0].Type = bgpfeed.SegSet
-			}
-			return in.Intern(bgpfeed.AppendKey(nil, segs), segs)
-		}
+		r, in, path := lazyTestPaths(seed, 7)
 		es := lazyTestTable(r, path, 6000)
 		if seed <= 1 {
 			// Sorted, as real tables are (no sort when sealing); for seed
@@ -135,6 +127,29 @@ func TestLazyTableSameAsLearnTable(t *testing.T) {
 	}
 }
 
+// observeBoth has a and b observe u (ObserveAll, into va and vb) and
+// reports whether they answered the same.
+func observeBoth(a, b *State, u *bgpfeed.Update, va, vb []float64) (ca, cb *Candidate, ga, gb, same bool) {
+	clear(va)
+	clear(vb)
+	ca, ga = a.ObserveAll(u, va)
+	cb, gb = b.ObserveAll(u, vb)
+	return ca, cb, ga, gb, ga == gb && reflect.DeepEqual(ca, cb) && slices.Equal(va, vb)
+}
+
+// lazyTestPaths: the random source of a lazy-table test, and paths
+// interned in one interner (an AS_SET when set).
+func lazyTestPaths(seed, stream uint64) (*rand.Rand, *bgpfeed.Interner, func(set bool, asns ...uint32) *bgpfeed.Path) {
+	in := bgpfeed.NewInterner(0)
+	return rand.New(rand.NewPCG(seed, stream)), in, func(set bool, asns ...uint32) *bgpfeed.Path {
+		segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: asns}}
+		if set {
+			segs[0].Type = bgpfeed.SegSet
+		}
+		return in.Intern(bgpfeed.AppendKey(nil, segs), segs)
+	}
+}
+
 // sameAnswers feeds states a and b, given the table es (of times t0 and
 // t0 + 1h), the same 4,000 random updates near its prefixes and fails
 // unless every vector and candidate is the same, b keeps entries pending
@@ -142,8 +157,13 @@ func TestLazyTableSameAsLearnTable(t *testing.T) {
 // origins, links, degrees, inference paths, every prefix).
 func sameAnswers(t *testing.T, seed uint64, r *rand.Rand, a, b *State, es []TableEntry, path func(set bool, asns ...uint32) *bgpfeed.Path, t0 time.Time) {
 	t.Helper()
-	va, vb := make([]float64, NumFeatures), make([]float64, NumFeatures)
-	scored := 0
+	sameAnswersTo(t, seed, a, b, lazyTestUpdates(r, es, path, t0), nil)
+}
+
+// lazyTestUpdates are sameAnswers' 4,000 random updates near the prefixes
+// of the table es (of times t0 and t0 + 1h).
+func lazyTestUpdates(r *rand.Rand, es []TableEntry, path func(set bool, asns ...uint32) *bgpfeed.Path, t0 time.Time) []bgpfeed.Update {
+	us := make([]bgpfeed.Update, 0, 4000)
 	for i := range 4000 {
 		var p netip.Prefix
 		switch r.IntN(4) {
@@ -166,12 +186,22 @@ func sameAnswers(t *testing.T, seed uint64, r *rand.Rand, a, b *State, es []Tabl
 		if r.IntN(8) == 0 {
 			u.Kind, u.Attrs = bgpfeed.KindWithdraw, nil
 		}
-		clear(va)
-		clear(vb)
-		ca, ga := a.ObserveAll(&u, va)
-		cb, gb := b.ObserveAll(&u, vb)
-		if ga != gb || !reflect.DeepEqual(ca, cb) || !slices.Equal(va, vb) {
-			t.Fatalf("seed %d, update %d (%v %v): gated %v/%v\n%+v\n%+v\n%v\n%v", seed, i, u.Kind, p, ga, gb, ca, cb, va, vb)
+		us = append(us, u)
+	}
+	return us
+}
+
+// sameAnswersTo is sameAnswers with the updates given; observed, if not
+// nil, is called once they are observed, before the states are compared.
+func sameAnswersTo(t *testing.T, seed uint64, a, b *State, us []bgpfeed.Update, observed func()) {
+	t.Helper()
+	va, vb := make([]float64, NumFeatures), make([]float64, NumFeatures)
+	scored := 0
+	for i := range us {
+		u := us[i]
+		ca, cb, ga, gb, same := observeBoth(a, b, &u, va, vb)
+		if !same {
+			t.Fatalf("seed %d, update %d (%v %v): gated %v/%v\n%+v\n%+v\n%v\n%v", seed, i, u.Kind, u.Prefix, ga, gb, ca, cb, va, vb)
 		}
 		if ga {
 			scored++
@@ -179,6 +209,9 @@ func sameAnswers(t *testing.T, seed uint64, r *rand.Rand, a, b *State, es []Tabl
 	}
 	if scored < 500 {
 		t.Fatalf("only %d updates scored", scored)
+	}
+	if observed != nil {
+		observed()
 	}
 	if b.lazy == nil {
 		t.Fatal("every entry was touched: the test does not test laziness")
@@ -358,4 +391,73 @@ func BenchmarkLearnTable(b *testing.B) {
 		s.Reserve(len(es), 0)
 		s.LearnTable(t0, es)
 	}
+}
+
+// TestTouchedAheadSame: a lazy state whose updates' prefixes were all put
+// in the trie ahead (TouchTable), told so (TouchedAhead), answers every
+// update as a state given the table by LearnTable, and ends the same,
+// without looking the lazy table up again. Had a prefix not been touched
+// ahead, the answers would differ: the control state shows it.
+func TestTouchedAheadSame(t *testing.T) {
+	for seed := range uint64(2) {
+		r, in, path := lazyTestPaths(seed, 11)
+		es := lazyTestTable(r, path, 6000)
+		t0 := time.Date(2026, 7, 30, 0, 0, 0, 0, time.UTC)
+		cfg := Config{Young: time.Hour}
+		lazy := func() *State {
+			s := NewState(cfg)
+			s.LearnOriginsLazy(t0, originEntries(es[:3500]), in)
+			s.LearnOriginsLazy(t0.Add(time.Hour), originEntries(es[3500:]), in)
+			s.SealTable()
+			return s
+		}
+		learned := func() *State {
+			s := NewState(cfg)
+			s.LearnTable(t0, es[:3500])
+			s.LearnTable(t0.Add(time.Hour), es[3500:])
+			return s
+		}
+		a, b, c := learned(), lazy(), lazy()
+		us := lazyTestUpdates(r, es, path, t0)
+		for i := range us {
+			if us[i].Kind == bgpfeed.KindAnnounce || us[i].Kind == bgpfeed.KindWithdraw {
+				b.TouchTable(us[i].Prefix)
+				if i%2 == 0 { // the control misses half of them
+					c.TouchTable(us[i].Prefix)
+				}
+			}
+		}
+		b.TouchedAhead()
+		c.TouchedAhead()
+		if b.lazy == nil || !b.lazy.ahead {
+			t.Fatal("TouchedAhead did not take")
+		}
+		pending := b.lazy.pending
+		// The control first, on copies of the updates: it must go wrong.
+		ac := learned()
+		va, vc := make([]float64, NumFeatures), make([]float64, NumFeatures)
+		differs := false
+		for i := range us {
+			u := us[i]
+			if _, _, _, _, same := observeBoth(ac, c, &u, va, vc); !same {
+				differs = true
+				break
+			}
+		}
+		if !differs {
+			t.Fatalf("seed %d: the control, with half the prefixes not touched ahead, answered the same: the test tests nothing", seed)
+		}
+		sameAnswersTo(t, seed, a, b, us, func() {
+			if b.lazy == nil || b.lazy.pending != pending || !b.lazy.ahead {
+				t.Fatalf("seed %d: the lazy table changed after TouchedAhead (%d entries pending, were %d)", seed, pendingOf(b), pending)
+			}
+		})
+	}
+}
+
+func pendingOf(s *State) int {
+	if s.lazy == nil {
+		return 0
+	}
+	return s.lazy.pending
 }

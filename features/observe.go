@@ -158,7 +158,7 @@ func (s *State) stale(u *bgpfeed.Update) bool {
 }
 
 func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate, bool) {
-	if s.lazy != nil {
+	if s.lazy != nil && !s.lazy.ahead {
 		s.touchLazy(u)
 	}
 	s.observed++

@@ -240,6 +240,7 @@ func (f *stateFlags) finish(st *features.State) error {
 	case k := <-f.keptRead:
 		if k != nil && st.TablePending() {
 			k.touch(st, f.consumed)
+			st.TouchedAhead() // the scoring pass observes exactly these
 		}
 	case <-f.inferDone:
 	}
