@@ -202,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cfg = cfgmod.load(a.config)
     rd = json.loads(a.realdata.read_text())
-    reference = realdata.reference_flags(rd)
     thresholds = json.loads((a.model / "model.json").read_text())["thresholds"]
     levels = [x.strip() for x in a.levels.split(",") if x.strip()]
     flags = {lv: level_flags(lv, thresholds) for lv in levels}  # refuse a bad level before any run
@@ -213,10 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         synth = events_eval.evaluate(cfg, a.bin.resolve(), a.out.resolve(), a.split, None, extra, a.jobs,
                                      log=lambda *x: None)
         rdir = a.out / "operating" / lv
-        rdir.mkdir(parents=True, exist_ok=True)
-        real = [realdata.run(str(a.bin), r, rdir, ["--warmup", "2m"] + extra, reference=reference)
-                for r in rd["runs"] if all(Path(f).exists() for f in r["files"])]
-        real_elements = sum(r["elements"] for r in real)
+        summary = realdata.run_all(str(a.bin), rd, rdir, ["--warmup", "2m"] + extra)
+        real, real_elements = summary["runs"], summary["elements"]
         rows += point(lv, synth, real, real_elements)
         n = sum(r["events"] for r in real)
         totals[lv] = {"events": n, "per_million": n * 1e6 / real_elements if real_elements else 0.0,

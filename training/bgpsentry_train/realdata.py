@@ -72,26 +72,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-baselines", action="store_true",
                     help="use every run's baseline, also those more than 6 months from the data (baseline_fits false)")
     a = ap.parse_args(argv)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     cfg = json.loads(Path(a.config).read_text())
+    summary = run_all(a.bin, cfg, Path(a.out), a.extra.split(), baseline=not a.no_baseline, all_baselines=a.all_baselines,
+                      log=lambda *x: print(*x, file=sys.stderr))
+    print(f"realdata: {summary['elements']} elements, {summary['events']} events ({summary['events_per_million']:.2f} per million)",
+          file=sys.stderr)
+    return 0
+
+
+def run_all(bin_path: str, cfg: dict, out: Path, extra: list[str], baseline: bool = True, all_baselines: bool = False,
+            log=lambda *x: None) -> dict:
+    """run for every run of cfg (realdata.json) whose inputs exist, with
+    its reference flags; writes out/summary.json and returns it."""
+    out.mkdir(parents=True, exist_ok=True)
     reference = reference_flags(cfg)
     results = []
     for r in cfg["runs"]:
         if not all(Path(f).exists() for f in r["files"]):
-            print(f"realdata: {r['name']}: input missing, skipped", file=sys.stderr)
+            log(f"realdata: {r['name']}: input missing, skipped")
             continue
-        res = run(a.bin, r, out, a.extra.split(), baseline=not a.no_baseline, all_baselines=a.all_baselines,
-                  reference=reference)
-        print(f"realdata: {res['name']}: {res['elements']} elements, {res['events']} events {res['by_type']}", file=sys.stderr)
+        res = run(bin_path, r, out, extra, baseline=baseline, all_baselines=all_baselines, reference=reference)
+        log(f"realdata: {res['name']}: {res['elements']} elements, {res['events']} events {res['by_type']}")
         results.append(res)
     total_el = sum(r["elements"] for r in results)
     total_ev = sum(r["events"] for r in results)
     summary = {"runs": results, "elements": total_el, "events": total_ev,
                "events_per_million": total_ev * 1e6 / total_el if total_el else 0.0}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"realdata: {total_el} elements, {total_ev} events ({summary['events_per_million']:.2f} per million)", file=sys.stderr)
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

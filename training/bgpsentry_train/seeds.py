@@ -98,15 +98,8 @@ def run_seed(seed: int, cfg: cfgmod.Config, rd_cfg: dict, binary: Path, out: Pat
     log(f"seeds: {seed}: trained, validation logloss {logloss:.4f}")
     synth = events_eval.evaluate(cfg, binary, out, "test", model, [], jobs, log=lambda *a: None)
     extra = ["--warmup", "2m", "--model", str(model)]
-    reference = realdata.reference_flags(rd_cfg)
-    elements = 0
-    for baseline, sub in ((True, "realdata"), (False, "realdata-nobase")):
-        d = work / sub
-        d.mkdir()
-        runs = [realdata.run(str(binary), r, d, extra, baseline=baseline, reference=reference) for r in rd_cfg["runs"]]
-        (d / "summary.json").write_text(json.dumps({"runs": runs}, indent=1) + "\n")
-        if baseline:
-            elements = sum(r["elements"] for r in runs)
+    elements = realdata.run_all(str(binary), rd_cfg, work / "realdata", extra)["elements"]
+    realdata.run_all(str(binary), rd_cfg, work / "realdata-nobase", extra, baseline=False)
     _, totals = realdata_events.judge(rd_cfg, work / "realdata", work / "realdata-nobase", ref)
     row = seed_row(seed, logloss, synth, totals, elements)
     (work / "row.json").write_text(json.dumps(row, indent=1) + "\n")
