@@ -217,11 +217,42 @@ const (
 	// path is no route's journey, so its valley names no leaker; the
 	// relationship inference does not learn from these paths either.
 	VetoLeakLoop
+	// VetoBeacon: a path-hijack or route-leak verdict on a routing
+	// beacon (Beacons) announced by its own origin. The RIPE RIS beacons
+	// are announced and withdrawn every two hours from the collectors,
+	// each through its own upstream, so their paths explore and their
+	// origin links are new every time. A beacon prefix announced by
+	// another origin is not touched.
+	VetoBeacon
 	numVetoes
 )
 
+// Beacons are the RIPE RIS routing beacons' address blocks and origin
+// (RIPE NCC's RIS beacon documentation: 84.205.64.0/19 and 93.175.144.0/20
+// for IPv4, 2001:7fb:fe00::/39 for IPv6, all from AS12654).
+var Beacons = struct {
+	Prefixes []netip.Prefix
+	ASN      uint32
+}{
+	Prefixes: []netip.Prefix{netip.MustParsePrefix("84.205.64.0/19"), netip.MustParsePrefix("93.175.144.0/20"), netip.MustParsePrefix("2001:7fb:fe00::/39")},
+	ASN:      12654,
+}
+
+// beacon reports whether c announces a routing beacon from its origin.
+func beacon(c *features.Candidate) bool {
+	if c.Update == nil || c.Origin != Beacons.ASN {
+		return false
+	}
+	for _, b := range Beacons.Prefixes {
+		if b.Overlaps(c.Update.Prefix) && b.Bits() <= c.Update.Prefix.Bits() {
+			return true
+		}
+	}
+	return false
+}
+
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling", "leak_loop"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling", "leak_loop", "beacon"}
 
 // clique is the tier-1 clique of c's address family.
 func clique(c *features.Candidate) []uint32 {
@@ -233,6 +264,9 @@ func clique(c *features.Candidate) []uint32 {
 
 // veto returns the veto a flagged verdict of class k meets, or -1.
 func veto(k Class, c *features.Candidate) int {
+	if (k == RouteLeak || k == PathHijack) && beacon(c) {
+		return VetoBeacon
+	}
 	switch k {
 	case RouteLeak:
 		if c.Leaker == 0 {

@@ -729,3 +729,43 @@ func TestVetoLeakLoop(t *testing.T) {
 		t.Errorf("vetoed %v, events %v; want the loop path's two verdicts vetoed and one leak open", e.Vetoed, r.evs)
 	}
 }
+
+// TestVetoBeacon: path-hijack and route-leak verdicts on a RIS beacon
+// announced by AS12654 open nothing, IPv4 and IPv6; the same verdicts on a
+// prefix next to the beacons, or on a beacon announced by another origin,
+// open alerts, and an origin hijack of a beacon is not touched.
+func TestVetoBeacon(t *testing.T) {
+	for _, k := range []Class{PathHijack, RouteLeak} {
+		var r recorder
+		e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 1}, r.emit)
+		add := func(at time.Duration, prefix string, origin uint32) {
+			via := 64500 + uint32(at/time.Minute) // a suspect each: one alert each
+			for peer := 1; peer <= 2; peer++ {
+				u := upd(at+time.Duration(peer)*time.Second, peer, prefix, uint32(peer), via, origin)
+				c := cand(u)
+				c.NewLinkAS, c.NewOrigin, c.Expected = via, false, nil
+				c.Leaker, c.Leak = via, asrel.Leak{Type: asrel.LeakHairpin, Leaker: 1}
+				e.Add(c, verdict(k, 0.99), nil)
+				e.Route(u)
+			}
+		}
+		add(0, "84.205.66.0/24", 12654)
+		add(time.Minute, "93.175.149.0/24", 12654)
+		add(2*time.Minute, "2001:7fb:fe01::/48", 12654)
+		if len(r.evs) != 0 || e.Vetoed[VetoBeacon] != 6 {
+			t.Fatalf("%v on beacons: events %v, vetoed %v", k, r.evs, e.Vetoed)
+		}
+		add(3*time.Minute, "84.205.96.0/24", 12654) // outside the beacon blocks
+		add(4*time.Minute, "84.205.67.0/24", 64999) // a beacon's space, another origin
+		if len(r.evs) != 2 || e.Vetoed[VetoBeacon] != 6 || r.evs[0].Prefix != "84.205.96.0/24" || r.evs[1].Prefix != "84.205.67.0/24" {
+			t.Fatalf("%v next to the beacons: events %v, vetoed %v", k, r.evs, e.Vetoed)
+		}
+	}
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2}, r.emit)
+	feed(e, upd(0, 1, "84.205.66.0/24", 1, 64999), OriginHijack, 0.99, 12654)
+	feed(e, upd(time.Second, 2, "84.205.66.0/24", 2, 64999), OriginHijack, 0.99, 12654)
+	if len(r.evs) != 1 || e.Vetoed[VetoBeacon] != 0 {
+		t.Fatalf("origin hijack of a beacon: events %v, vetoed %v", r.evs, e.Vetoed)
+	}
+}

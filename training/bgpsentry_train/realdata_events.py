@@ -15,6 +15,7 @@ and the true ones found.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import ipaddress
@@ -74,7 +75,13 @@ RULES = """First-look rules, in order:
    relationship) or sibling of an expected origin in the reference:
    **likely false, related origins**: provider-assigned space, a
    customer's or provider's announcement, one organisation.
-9. Any other event: **unverified** (for a route leak, whether the
+9. An origin or sub-prefix hijack whose suspect is the prefix's own
+   origin in a prefix-to-origin table of another date (the tables of
+   ../shared/data/baseline, `reference.tables`): **likely false, the
+   suspect's prefix in a table**: the suspect held the prefix then (a
+   table before the data) or came to hold it (after), as a network the
+   prefix is assigned to does.
+10. Any other event: **unverified** (for a route leak, whether the
    reference puts a valley at the leaker too, or does not know its
    links).
 
@@ -82,7 +89,7 @@ The reference is TopoScope's relationship file of 2018-06 and CAIDA's
 as-org file of 2021-10 (`--asrel`, `--asorg`), data the runs themselves
 did not use. It is of another date than most runs (2007-2026): a link it
 knows may not have existed at the data's date, or have been another
-relationship, so rules 6-8 are hints of the same standing as rule 4.
+relationship, so rules 6-9 are hints of the same standing as rule 4.
 """
 
 
@@ -112,7 +119,27 @@ def is_beacon(e: dict) -> bool:
     return origin_ris and any(net.version == b.version and net.subnet_of(b) for b in RIS_BEACONS)
 
 
-def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refcheck.Reference | None = None) -> str:
+def table_holders(tables: list[Path], prefixes: set[str]) -> dict[str, list[tuple[int, str]]]:
+    """The origins that the prefix-to-origin tables (pyasn format: a
+    `prefix<TAB>asn` line an entry, gzip or plain, `;` comments) give to
+    each of prefixes: prefix -> [(asn, table file name)]. A missing table
+    is said on stderr and skipped."""
+    held: dict[str, list[tuple[int, str]]] = {}
+    for t in tables:
+        if not t.exists():
+            print(f"realdata_events: table {t} not found: rule 9 does not read it", file=sys.stderr)
+            continue
+        opener = gzip.open if t.suffix == ".gz" else open
+        with opener(t, "rt") as f:
+            for line in f:
+                pfx, _, asn = line.rstrip("\n").partition("\t")
+                if pfx in prefixes and asn.isdigit():
+                    held.setdefault(pfx, []).append((int(asn), t.name))
+    return held
+
+
+def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refcheck.Reference | None = None,
+               held: dict[str, list[tuple[int, str]]] | None = None) -> str:
     key = (e["type"], e.get("prefix"), e.get("suspect_asn", 0))
     if key in KNOWN:
         return KNOWN[key]
@@ -141,6 +168,10 @@ def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refche
         r = refcheck.related_opinion(e, ref)
         if r is not None:
             return f"likely false: related origins (the suspect is {REL_TEXT[r]} the expected origin in the reference)"
+    if held and t in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK"):
+        names = sorted({name for asn, name in held.get(e.get("prefix", ""), []) if asn == e.get("suspect_asn", 0)})
+        if names:
+            return f"likely false: the suspect's prefix in a table ({', '.join(names)})"
     return "unverified"
 
 
@@ -160,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
            "Made by `python -m bgpsentry_train.realdata_events` from the runs of "
            "training/REPORT.md (*Real-data runs*): every alert event of the runs with "
            "their baselines (its last state), with a first look by rule.",
-           "", f"Reference for rules 6-8: {ref.name if ref else 'none (rules 6-8 not applied)'}.", "", RULES]
+           "", f"Reference for rules 6-8: {ref.name if ref else 'none (rules 6-8 not applied)'}.",
+           "", "Tables for rule 9: " + (", ".join(Path(t).name for t in cfg.get("reference", {}).get("tables", [])) or "none") + ".", "", RULES]
     sections, totals = judge(cfg, Path(a.with_baseline), Path(a.warmup_only), ref)
     out += sections
     out += ["## Totals", ""] + [f"- {k}: {v}" for k, v in sorted(totals.items())] + [""]
@@ -192,6 +224,10 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
     slugs = {r["name"]: r["slug"] for r in base["runs"]}
     out: list[str] = []
     totals: dict[str, int] = {}
+    hijacked = {e.get("prefix", "") for r in cfg["runs"] if r["name"] in slugs
+                for e in load(with_baseline / f"{slugs[r['name']]}.jsonl") if e["type"] in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK")}
+    tables = [Path(t) for t in cfg.get("reference", {}).get("tables", [])]
+    held = table_holders(tables, hijacked) if hijacked and tables else {}
     for r in cfg["runs"]:
         slug = slugs.get(r["name"])
         if slug is None:
@@ -208,7 +244,7 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
         out += ["| type | prefix | suspect | expected | first seen | peers | prefixes | confidence | first look |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for e in sorted(evs, key=lambda e: (e.get("first_seen", ""), e["type"], e.get("prefix", ""))):
-            look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future, ref)
+            look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future, ref, held)
             cls = look.split(":")[0]
             totals[cls] = totals.get(cls, 0) + 1
             exp = ",".join(str(x) for x in e.get("expected_origins", [])) or "-"

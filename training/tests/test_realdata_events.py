@@ -115,3 +115,21 @@ def test_load_asrel_and_asorg(tmp_path):
     with gzip.open(g, "wt") as w:
         w.write('{"type":"Organization","organizationId":"O1"}\n{"type":"ASN","asn":"64500","organizationId":"O1"}\n')
     assert refcheck.load_asorg(g) == {64500: "O1"}
+
+
+def test_table_holders_rule(tmp_path):
+    import gzip
+    t1 = tmp_path / "ipasn_20080501.dat.gz"
+    with gzip.open(t1, "wt") as f:
+        f.write("; IP-ASN32-DAT file\n65.197.7.0/24\t10851\n65.197.0.0/16\t6203\n")
+    t2 = tmp_path / "ipasn_20260730.dat"
+    t2.write_text("65.197.7.0/24\t64999\n")
+    held = rde.table_holders([t1, t2, tmp_path / "missing.dat"], {"65.197.7.0/24", "10.0.0.0/8"})
+    assert held == {"65.197.7.0/24": [(10851, t1.name), (64999, t2.name)]}
+    sub = ev(1, "SUBPREFIX_HIJACK", "65.197.7.0/24", 10851)
+    assert rde.first_look(sub, False, False, None, held) == "likely false: the suspect's prefix in a table (ipasn_20080501.dat.gz)"
+    # Another suspect, or a class the rule is not for, stays unverified.
+    assert rde.first_look(ev(2, "SUBPREFIX_HIJACK", "65.197.7.0/24", 7018), False, False, None, held) == "unverified"
+    assert rde.first_look(ev(3, "PATH_HIJACK", "65.197.7.0/24", 10851), False, False, None, held) == "unverified"
+    # Rule 4 comes first.
+    assert rde.first_look(sub, False, True, None, held) == "likely false: baseline-dependent"
