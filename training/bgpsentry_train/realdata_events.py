@@ -15,6 +15,7 @@ and the true ones found.
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import sys
@@ -90,6 +91,13 @@ as-org file of 2021-10 (`--asrel`, `--asorg`), data the runs themselves
 did not use. It is of another date than most runs (2007-2026): a link it
 knows may not have existed at the data's date, or have been another
 relationship, so rules 6-9 are hints of the same standing as rule 4.
+
+*Other evidence* lists what public lists say of the suspect, beside the
+first look and without changing it: whether Testart et al.'s classifier
+of serial hijackers (IMC 2019) flags it or their ground truth has it as
+legitimate, and whether BGPmon reported it as a possible hijacker of an
+expected origin or of others (realdata.json `reference.evidence`; the
+lists are of other years than most runs, and neither is proof).
 """
 
 
@@ -136,6 +144,60 @@ def table_holders(tables: list[Path], prefixes: set[str]) -> dict[str, list[tupl
                 if pfx in prefixes and asn.isdigit():
                     held.setdefault(pfx, []).append((int(asn), t.name))
     return held
+
+
+class Evidence:
+    """What public lists say of the suspect ASes (realdata.json
+    `reference.evidence`): Testart et al.'s serial-hijacker classifier
+    (IMC 2019: the networks it flags, and its ground truth of legitimate
+    ones) and the hijacker-victim pairs of BGPmon's possible hijacks. None
+    of it is proof: the flags are a classifier's, BGPmon's pairs were
+    possible hijacks, not confirmed ones. It is listed beside the first
+    look, which it does not change."""
+
+    def __init__(self, flagged: set[int] | None = None, legitimate: set[int] | None = None,
+                 bgpmon: dict[int, set[int]] | None = None):
+        self.flagged = flagged or set()
+        self.legitimate = legitimate or set()
+        self.bgpmon = bgpmon or {}
+
+    @classmethod
+    def load(cls, cfg: dict) -> "Evidence":
+        ev = cfg.get("reference", {}).get("evidence", {})
+        out = cls()
+        for key, path in ev.items():
+            p = Path(path)
+            if not p.exists():
+                print(f"realdata_events: evidence {p} not found: not listed", file=sys.stderr)
+                continue
+            with open(p, newline="") as f:
+                if key == "bgpmon_pairs":  # hijackerASN,legitimateASN,type
+                    for row in csv.reader(f):
+                        if len(row) >= 2 and row[0].isdigit() and row[1].isdigit():
+                            out.bgpmon.setdefault(int(row[0]), set()).add(int(row[1]))
+                    continue
+                for row in csv.DictReader(f):
+                    asn = int(float(row["ASN"]))
+                    if key == "serial_flagged" and row.get("HardVotePred") == "1" and row.get("PrivateASN") != "1":
+                        out.flagged.add(asn)
+                    elif key == "serial_groundtruth" and row.get("class") == "0":
+                        out.legitimate.add(asn)
+        return out
+
+    def notes(self, e: dict) -> str:
+        s = e.get("suspect_asn", 0)
+        out = []
+        if s in self.flagged:
+            out.append("flagged as a serial hijacker (Testart et al.)")
+        if s in self.legitimate:
+            out.append("legitimate in Testart et al.'s ground truth")
+        victims = self.bgpmon.get(s, set())
+        exp = set(e.get("expected_origins", []))
+        if victims & exp:
+            out.append("BGPmon: possible hijacker of " + ", ".join(f"AS{v}" for v in sorted(victims & exp)))
+        elif victims:
+            out.append(f"BGPmon: possible hijacker of {len(victims)} other AS{'es' if len(victims) > 1 else ''}")
+        return "; ".join(out) or "-"
 
 
 def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refcheck.Reference | None = None,
@@ -228,6 +290,7 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
                 for e in load(with_baseline / f"{slugs[r['name']]}.jsonl") if e["type"] in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK")}
     tables = [Path(t) for t in cfg.get("reference", {}).get("tables", [])]
     held = table_holders(tables, hijacked) if hijacked and tables else {}
+    evidence = Evidence.load(cfg)
     for r in cfg["runs"]:
         slug = slugs.get(r["name"])
         if slug is None:
@@ -241,8 +304,8 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
                                           f"baseline {'made after the data' if future else 'from before or at the data'}."), ""]
         if not evs:
             continue
-        out += ["| type | prefix | suspect | expected | first seen | peers | prefixes | confidence | first look |",
-                "|---|---|---|---|---|---|---|---|---|"]
+        out += ["| type | prefix | suspect | expected | first seen | peers | prefixes | confidence | first look | other evidence |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for e in sorted(evs, key=lambda e: (e.get("first_seen", ""), e["type"], e.get("prefix", ""))):
             look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future, ref, held)
             cls = look.split(":")[0]
@@ -250,7 +313,7 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
             exp = ",".join(str(x) for x in e.get("expected_origins", [])) or "-"
             out.append(f"| {e['type']} | {e.get('prefix', '')} | {e.get('suspect_asn', '-')} | {exp} | "
                        f"{e.get('first_seen', '')} | {e.get('peer_count', '')} | {e.get('prefix_count', 1)} | "
-                       f"{e.get('confidence', 0):.2f} | {look} |")
+                       f"{e.get('confidence', 0):.2f} | {look} | {evidence.notes(e)} |")
         out.append("")
     return out, totals
 

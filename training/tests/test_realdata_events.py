@@ -133,3 +133,23 @@ def test_table_holders_rule(tmp_path):
     assert rde.first_look(ev(3, "PATH_HIJACK", "65.197.7.0/24", 10851), False, False, None, held) == "unverified"
     # Rule 4 comes first.
     assert rde.first_look(sub, False, True, None, held) == "likely false: baseline-dependent"
+
+
+def test_evidence_notes(tmp_path):
+    flagged = tmp_path / "flagged.csv"
+    flagged.write_text(",ASN,HardVotePred,PrivateASN\n0,16422,1,0\n1,65000,1,1\n2,7018,0,0\n")
+    truth = tmp_path / "truth.csv"
+    truth.write_text(",ASN,class\n0,3549.0,0\n1,666,1\n")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("55933,35916,0\n55933,18180,1\n3549,64500,0\n")
+    cfg = {"reference": {"evidence": {"serial_flagged": str(flagged), "serial_groundtruth": str(truth),
+                                      "bgpmon_pairs": str(pairs), "missing": str(tmp_path / "nope.csv")}}}
+    evd = rde.Evidence.load(cfg)
+    assert evd.flagged == {16422} and evd.legitimate == {3549}  # private ASNs and class 1 left out
+    assert evd.notes(ev(1, "PATH_HIJACK", "212.98.151.0/24", 16422)) == "flagged as a serial hijacker (Testart et al.)"
+    sub = ev(2, "SUBPREFIX_HIJACK", "221.128.131.0/24", 55933, expected_origins=[18180])
+    assert evd.notes(sub) == "BGPmon: possible hijacker of AS18180"
+    assert evd.notes(dict(sub, expected_origins=[1])) == "BGPmon: possible hijacker of 2 other ASes"
+    assert evd.notes(ev(3, "ROUTE_LEAK", "1.0.0.0/24", 3549)) == \
+        "legitimate in Testart et al.'s ground truth; BGPmon: possible hijacker of 1 other AS"
+    assert evd.notes(ev(4, "ROUTE_LEAK", "1.0.0.0/24", 7018)) == "-"
