@@ -208,6 +208,9 @@ func originPath(in *bgpfeed.Interner, asn uint32) *bgpfeed.Path {
 // lazily, until its first Observe (or LearnTable, SealTable); otherwise,
 // or past 65,535 distinct times, this is LearnTable.
 func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed.Interner) {
+	if len(entries) > 0 {
+		s.noteTable(t)
+	}
 	lt := s.lazy
 	if lt == nil && s.observed == 0 && s.prefixes.Len() == 0 {
 		lt = &lazyTable{in: in}

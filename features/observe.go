@@ -209,12 +209,13 @@ func (s *State) observe(u *bgpfeed.Update, vec []float64, all bool) (*Candidate,
 	}
 	if u.Table {
 		s.learned++
+		s.noteTable(u.Time)
 		s.collectPath(u.Attrs.Path)
 		s.learn(u, nil, true)
 		return nil, false
 	}
 	if !s.started {
-		s.started = true
+		s.started, s.liveFirst = true, now
 		s.learnUntil = now + int64(s.cfg.Warmup.Seconds())
 	}
 	f := s.facts(u.Attrs.Path)

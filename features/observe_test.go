@@ -482,3 +482,30 @@ func TestLoop(t *testing.T) {
 		t.Errorf("1 3 3 3 2 100 (prepending): candidate = %+v, want no Loop", c)
 	}
 }
+
+// TestTableTimes: the state knows when its baselines were made (the
+// earliest and latest of them, eager or lazy tables and RIB entries
+// alike) and when the data began (its first update that is not a
+// baseline entry).
+func TestTableTimes(t *testing.T) {
+	s := NewState(Config{})
+	if _, _, ok := s.TableTimes(); ok {
+		t.Fatal("TableTimes of an empty state")
+	}
+	if _, ok := s.FirstLive(); ok {
+		t.Fatal("FirstLive of an empty state")
+	}
+	rib := t0.Add(-48 * time.Hour)
+	s.LearnOriginsLazy(t0.Add(30*24*time.Hour), []OriginEntry{{Prefix: netip.MustParsePrefix("10.0.0.0/16"), ASN: 100}}, in)
+	s.LearnTable(rib, []TableEntry{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Path: path(1, 2, 100)}})
+	s.Observe(table(ann(-time.Hour, peerA, "10.2.0.0/16", path(1, 200))), make([]float64, NumFeatures))
+	s.Observe(ann(time.Minute, peerA, "10.3.0.0/16", path(1, 300)), make([]float64, NumFeatures))
+	s.Observe(ann(2*time.Minute, peerA, "10.4.0.0/16", path(1, 400)), make([]float64, NumFeatures))
+	first, last, ok := s.TableTimes()
+	if !ok || !first.Equal(rib) || !last.Equal(t0.Add(30*24*time.Hour)) {
+		t.Errorf("TableTimes = %s %s %v, want %s %s", first, last, ok, rib, t0.Add(30*24*time.Hour))
+	}
+	if live, ok := s.FirstLive(); !ok || !live.Equal(t0.Add(time.Minute)) {
+		t.Errorf("FirstLive = %s %v, want %s", live, ok, t0.Add(time.Minute))
+	}
+}

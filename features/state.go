@@ -132,10 +132,13 @@ type State struct {
 	// warm-up: learning only until learnUntil.
 	started    bool
 	learnUntil int64
-	now        int64
-	asns       []uint32
-	scratch    [NumFeatures]float64
-	inferPaths *PathSet
+	// The times of the baselines' entries (unix seconds, 0: none) and of
+	// the first update that is not one (TableTimes, FirstLive).
+	tableFirst, tableLast, liveFirst int64
+	now                              int64
+	asns                             []uint32
+	scratch                          [NumFeatures]float64
+	inferPaths                       *PathSet
 	// lastCollected is the path last added to inferPaths.
 	lastCollected *bgpfeed.Path
 	// Counters.
@@ -377,6 +380,36 @@ func (s *State) LearnTable(t time.Time, entries []TableEntry) {
 		u.Prefix, at.Path = entries[i].Prefix, entries[i].Path
 		s.observe(&u, nil, false)
 	}
+}
+
+// noteTable records the time of baseline entries (TableTimes).
+func (s *State) noteTable(t time.Time) {
+	u := t.Unix()
+	if s.tableFirst == 0 || u < s.tableFirst {
+		s.tableFirst = u
+	}
+	if u > s.tableLast {
+		s.tableLast = u
+	}
+}
+
+// TableTimes are the earliest and the latest time of the baseline entries
+// this state learned (RIB dump records, prefix-to-origin tables: the RIB
+// they were made from), ok false when it learned none in this process.
+func (s *State) TableTimes() (first, last time.Time, ok bool) {
+	if s.tableFirst == 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	return time.Unix(s.tableFirst, 0).UTC(), time.Unix(s.tableLast, 0).UTC(), true
+}
+
+// FirstLive is the time of the first update that was not a baseline
+// entry, ok false before one (or in a state restored from a snapshot).
+func (s *State) FirstLive() (time.Time, bool) {
+	if s.liveFirst == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(s.liveFirst, 0).UTC(), true
 }
 
 // inferNow infers relationships from the collected paths (once).

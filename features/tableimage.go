@@ -36,7 +36,7 @@ import (
 
 const (
 	imageMagic   = "bgpsentry-tableimage\n"
-	imageVersion = 1
+	imageVersion = 2 // 2: the entry times of pyasn tables are their RIB's (prefix2as headerTime), not the file's
 	imageMark    = 0x01020304
 	// magic, version, 2 bytes of padding, mark, key, length, CRC.
 	imageHead   = len(imageMagic) + 1 + 2 + 4 + sha256.Size + 8 + 4
@@ -224,6 +224,9 @@ func (s *State) LoadTableImage(path string, key [sha256.Size]byte, in *bgpfeed.I
 		runtime.AddCleanup(lt, release, data)
 	}
 	s.lazy = lt
+	for _, t := range lt.times {
+		s.noteTable(t)
+	}
 	s.observed, s.learned = int64(h[ihObserved]), int64(h[ihLearned])
 	if now := int64(h[ihNow]); now > s.now {
 		s.now = now

@@ -385,3 +385,41 @@ func TestCacheEviction(t *testing.T) {
 		t.Errorf("a file that is not a cache was evicted: %v", err)
 	}
 }
+
+// TestOpenTimeFromHeader: a table opened from a file takes its entries'
+// time from the RIB its header names, on the first read (text) and on
+// the second (its cache) alike; a table without such a header takes the
+// file's modification time.
+func TestOpenTimeFromHeader(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	mtime := time.Date(2020, 1, 2, 3, 4, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, text string
+		want       time.Time
+	}{
+		{"header.dat.gz", cacheSample, time.Date(2008, 5, 1, 6, 44, 0, 0, time.UTC)},
+		{"asinfo.dat", "; IP-ASN32-DAT file\n; Original source: rib.20260730.1400.bz2\n; Prefixes-v4   : 1\n1.1.1.0/24\t13335\n", time.Date(2026, 7, 30, 14, 0, 0, 0, time.UTC)},
+		{"plain.dat", "1.1.1.0/24\t13335\n; rib.20080501.0644 after the entries\n", mtime},
+	} {
+		p := filepath.Join(dir, tc.name)
+		feedtest.WriteFile(t, p, []byte(tc.text), strings.HasSuffix(tc.name, ".gz"))
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		for pass := range 2 { // text, then cache
+			r := openCached(t, p, cache)
+			got := feedtest.ReadAll(t, r)
+			if len(got) == 0 {
+				t.Fatalf("%s pass %d: no entries", tc.name, pass)
+			}
+			for _, u := range got {
+				if !u.Time.Equal(tc.want) {
+					t.Fatalf("%s pass %d: entry %s time %s, want %s", tc.name, pass, u.Prefix, u.Time, tc.want)
+				}
+			}
+			if !r.Time().Equal(tc.want) {
+				t.Errorf("%s pass %d: Time() = %s, want %s", tc.name, pass, r.Time(), tc.want)
+			}
+		}
+	}
+}

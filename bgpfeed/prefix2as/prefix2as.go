@@ -16,6 +16,7 @@ package prefix2as
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -134,8 +135,41 @@ func NewReader(name string, r io.Reader, in *bgpfeed.Interner) (*Reader, error) 
 	if in == nil {
 		in = bgpfeed.NewInterner(0)
 	}
-	return &Reader{name: name, br: bufio.NewReaderSize(zr, 256<<10), interner: in, source: "prefix2as:" + filepath.Base(name),
-		attrs: map[uint32]*bgpfeed.Attrs{}, cache: new([1 << 12]attrsCache), compressed: c != mrt.Plain}, nil
+	rd := &Reader{name: name, br: bufio.NewReaderSize(zr, 256<<10), interner: in, source: "prefix2as:" + filepath.Base(name),
+		attrs: map[uint32]*bgpfeed.Attrs{}, cache: new([1 << 12]attrsCache), compressed: c != mrt.Plain}
+	rd.when = headerTime(rd.br)
+	return rd, nil
+}
+
+// headerTime is the time of the RIB a table was made from, as its leading
+// comment lines name it (pyasn: "; Original file : rib.20080501.0644.bz2",
+// "; Original source: rib.20260730.1400.bz2"), read without consuming
+// anything; zero when they name none. Open falls back to the file's
+// modification time: a table read from a cache (TableCache) knows no
+// other, and the entries of one file must have one time either way.
+func headerTime(br *bufio.Reader) time.Time {
+	head, _ := br.Peek(4096) // what there is, at the end of a short file
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] != ';' && line[0] != '#' {
+			break // the entries begin
+		}
+		if m := ribDate.FindSubmatch(line); m != nil {
+			if t, err := time.Parse("20060102 1504", string(m[1])+" "+string(m[2])); err == nil {
+				return t
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // SizeHint estimates how many entries the file holds, from its size (0

@@ -294,6 +294,35 @@ func (f *stateFlags) learnWarmup(st *features.State) {
 	f.warm = nil
 }
 
+// How far a baseline may be from the data before score warns: a table
+// made after the data knows prefixes that changed hands in between under
+// their new origin, and one long before it under their old one; either
+// way their announcements in the data look hijacked.
+const (
+	baselineAfterMax  = 7 * 24 * time.Hour
+	baselineBeforeMax = 183 * 24 * time.Hour
+)
+
+// baselineDateWarning says (or returns "") that the baselines st learned
+// are dated well after the data's first update, or long before it.
+func baselineDateWarning(st *features.State) string {
+	first, last, ok := st.TableTimes()
+	live, ok2 := st.FirstLive()
+	if !ok || !ok2 {
+		return ""
+	}
+	days := func(d time.Duration) int { return int(d.Hours() / 24) }
+	switch {
+	case last.Sub(live) > baselineAfterMax:
+		return fmt.Sprintf("a baseline is dated %s, %d days after the data's first update (%s): the prefixes that changed hands in between are known under their later origin, so their announcements in the data can look hijacked (use a RIB dump or table from before the data)",
+			last.Format(time.DateOnly), days(last.Sub(live)), live.Format(time.RFC3339))
+	case live.Sub(first) > baselineBeforeMax:
+		return fmt.Sprintf("a baseline is dated %s, %d days before the data's first update (%s): the prefixes that changed hands since are known under their old origin, so their announcements in the data can look hijacked (use a RIB dump or table closer to the data)",
+			first.Format(time.DateOnly), days(live.Sub(first)), live.Format(time.RFC3339))
+	}
+	return ""
+}
+
 // saveState writes the snapshot when --state is set.
 func (f *stateFlags) saveState(st *features.State) error {
 	if f.state == "" {

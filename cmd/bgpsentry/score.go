@@ -393,6 +393,9 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation, %d route leaks on a path with a loop, %d path hijacks or route leaks of a routing beacon\n",
 		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling], ev.Vetoed[classifier.VetoLeakLoop], ev.Vetoed[classifier.VetoBeacon])
 	reportSkips(stderr, &stats)
+	if w := baselineDateWarning(st); w != "" {
+		fmt.Fprintln(stderr, "score: warning: "+w)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bgpsentry/bgpsentry/bgpfeed"
 	"github.com/bgpsentry/bgpsentry/classifier"
+	"github.com/bgpsentry/bgpsentry/features"
 	pb "github.com/bgpsentry/bgpsentry/proto/bgpsentry/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -69,6 +72,10 @@ func TestScoreYouTube2008(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	t.Log(strings.TrimSpace(errOut))
+	// The table was made from a RIB of 2008-05-01 06:44, ten weeks later.
+	if w := "score: warning: a baseline is dated 2008-05-01, 66 days after the data's first update (2008-02-24T18:24:"; !strings.Contains(errOut, w) {
+		t.Errorf("no warning that the baseline postdates the data (%q)", w)
+	}
 	evs := readEvents(t, out)
 	start := time.Date(2008, 2, 24, 18, 47, 57, 0, time.UTC)
 	found := false
@@ -401,5 +408,40 @@ func TestOpenUpdatesFormats(t *testing.T) {
 	code, _, errOut = runCmd("score", "-o", filepath.Join(t.TempDir(), "e.jsonl"), mrtFile, js)
 	if code == 0 || !strings.Contains(errOut, "mix MRT files (") || !strings.Contains(errOut, "RIPEstat JSON (") {
 		t.Fatalf("mixed inputs: exit %d: %s", code, errOut)
+	}
+}
+
+// TestBaselineDateWarning: score warns of a baseline made more than a week
+// after the data began, or more than half a year before; not of one made
+// shortly before or after, nor without a baseline or data.
+func TestBaselineDateWarning(t *testing.T) {
+	live := time.Date(2024, 10, 1, 0, 55, 0, 0, time.UTC)
+	in := bgpfeed.NewInterner(0)
+	segs := []bgpfeed.Segment{{Type: bgpfeed.SegSequence, ASNs: []uint32{1, 13335}}}
+	p := in.Intern(bgpfeed.AppendKey(nil, segs), segs)
+	for _, tc := range []struct {
+		table time.Duration // table time - live
+		want  string
+	}{
+		{-24 * time.Hour, ""},
+		{6 * 24 * time.Hour, ""},
+		{-180 * 24 * time.Hour, ""},
+		{8 * 24 * time.Hour, "a baseline is dated 2024-10-09, 8 days after the data's first update (2024-10-01T00:55:00Z)"},
+		{-200 * 24 * time.Hour, "a baseline is dated 2024-03-15, 200 days before the data's first update (2024-10-01T00:55:00Z)"},
+	} {
+		st := features.NewState(features.Config{})
+		if got := baselineDateWarning(st); got != "" {
+			t.Fatalf("empty state: %q", got)
+		}
+		st.LearnTable(live.Add(tc.table), []features.TableEntry{{Prefix: netip.MustParsePrefix("1.1.1.0/24"), Path: p}})
+		if got := baselineDateWarning(st); got != "" {
+			t.Fatalf("no data yet: %q", got)
+		}
+		st.Observe(&bgpfeed.Update{Time: live, Kind: bgpfeed.KindAnnounce, PeerAddr: netip.MustParseAddr("192.0.2.1"), PeerASN: 1,
+			Prefix: netip.MustParsePrefix("1.1.1.0/24"), Attrs: &bgpfeed.Attrs{Path: p}}, make([]float64, features.NumFeatures))
+		got := baselineDateWarning(st)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.HasPrefix(got, tc.want) {
+			t.Errorf("table %s from the data: warning %q, want %q", tc.table, got, tc.want)
+		}
 	}
 }
