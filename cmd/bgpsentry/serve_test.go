@@ -53,6 +53,9 @@ func TestServeDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
+	if !strings.Contains(errOut, "a baseline is dated 2008-05-01, 66 days after the data's first update") {
+		t.Errorf("no warning that the baseline postdates the data:\n%s", errOut)
+	}
 	found := false
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var e struct {

@@ -57,8 +57,11 @@ type service struct {
 	// curWritten is when cur was written to bgp.updates (its record's
 	// timestamp; zero without Kafka).
 	curWritten time.Time
-	emitErr    error
-	audit      *auditLog // --kafka.audit
+	// datesChecked: the baselines' dates were compared with the first
+	// update's (baselineDateWarning), once.
+	datesChecked bool
+	emitErr      error
+	audit        *auditLog // --kafka.audit
 	// restoredSeq is the last event sequence of the restored snapshot.
 	restoredSeq uint64
 	// configPath is --config (SIGHUP reloads its neighbours); flagNeighbors
@@ -501,7 +504,16 @@ func (s *service) consume(ctx context.Context, src bgpfeed.Source, consumer *kaf
 		if consumer != nil {
 			s.ev.SetShard(rec.Partition)
 		}
-		if c := s.st.Observe(&u, vec); c != nil {
+		c := s.st.Observe(&u, vec)
+		if !s.datesChecked {
+			if _, ok := s.st.FirstLive(); ok {
+				s.datesChecked = true
+				if w := baselineDateWarning(s.st); w != "" {
+					s.log.Warn(w)
+				}
+			}
+		}
+		if c != nil {
 			s.m.scored.Inc()
 			v, err := s.cache.Classify(vec)
 			if err != nil {
