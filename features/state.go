@@ -189,6 +189,7 @@ func NewState(cfg Config) *State {
 	if cfg.Rel == nil {
 		s.inferPaths = NewPathSet()
 	}
+	s.markSiblings(cfg.Rel)
 	for i := range s.bursts {
 		s.bursts[i] = make(map[uint32]*decay)
 	}
@@ -253,8 +254,22 @@ func (s *State) LearnsOnly(u *bgpfeed.Update) bool {
 // SetRelations replaces the relationships (after inference) and clears the
 // per-path cache that depends on them.
 func (s *State) SetRelations(g *asrel.Graph) {
+	s.markSiblings(g)
 	s.rel = g
 	clear(s.pathInfo)
+}
+
+// markSiblings marks the links of g between two ASes of one organisation
+// (Config.Orgs) as siblings, which pass routes as one AS: neither the
+// valley-free check nor the leak types see a valley across them (a route
+// a network learned from its provider and hands to a sibling that sends
+// it to the sibling's own provider is one network's transit, not a
+// leak). Neither Gao's inference nor most relationship files know
+// siblings; the as-org data does.
+func (s *State) markSiblings(g *asrel.Graph) {
+	if g != nil && s.cfg.Orgs != nil {
+		g.MarkSiblings(s.cfg.Orgs.Siblings)
+	}
 }
 
 func linkKey(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
