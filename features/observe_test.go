@@ -509,3 +509,44 @@ func TestTableTimes(t *testing.T) {
 		t.Errorf("FirstLive = %s %v, want %s", live, ok, t0.Add(time.Minute))
 	}
 }
+
+// TestLeakAcrossSiblings: AS5 hands a route from its provider AS2 to its
+// provider AS1, a hairpin leak; when the as-org data says AS5 and AS2 are
+// one organisation, the link between them is marked a sibling link and
+// the same path is one network's transit: no valley, no leaker. The same
+// holds for relationships inferred later (UseInferredRelations).
+func TestLeakAcrossSiblings(t *testing.T) {
+	orgs, err := asorg.Read(strings.NewReader(`{"type":"Organization","organizationId":"ORG-A","name":"A","country":"NL","source":"RIPE"}
+{"type":"ASN","asn":"5","organizationId":"ORG-A","name":"A-1","source":"RIPE"}
+{"type":"ASN","asn":"2","organizationId":"ORG-A","name":"A-2","source":"RIPE"}
+`), "orgs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		orgs     *asorg.Table
+		inferred bool
+		valley   float64
+	}{{nil, false, 1}, {orgs, false, 0}, {nil, true, 1}, {orgs, true, 0}} {
+		g, err := asrel.Read(strings.NewReader(relText), "rel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{Orgs: tc.orgs}
+		if !tc.inferred {
+			cfg.Rel = g
+		}
+		s := NewState(cfg)
+		if tc.inferred {
+			s.UseInferredRelations(g)
+		}
+		vec := make([]float64, NumFeatures)
+		c, _ := s.ObserveAll(ann(time.Minute, peerA, "10.0.0.0/16", path(1, 5, 2, 100)), vec)
+		if c == nil {
+			t.Fatal("not featurized")
+		}
+		if vec[FValleyViolation] != tc.valley || (tc.valley == 0) != (c.Leaker == 0) {
+			t.Errorf("orgs %v, inferred %v: valley_violation %v, leaker %d; want valley %v", tc.orgs != nil, tc.inferred, vec[FValleyViolation], c.Leaker, tc.valley)
+		}
+	}
+}
