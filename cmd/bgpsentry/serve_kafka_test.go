@@ -30,7 +30,7 @@ func TestServeKafkaAlerts(t *testing.T) {
 	sc := injectScenario(t)
 	updates, alerts := testTopic(t)+".updates", testTopic(t)+".alerts"
 	grpcAddr := freeAddr(t)
-	srv := startServe(t, "--bgp.listen", "", "--grpc.listen", grpcAddr,
+	srv := startServe(t, "--config", writeThresholds(t, "subprefix_hijack: 0.98"), "--bgp.listen", "", "--grpc.listen", grpcAddr,
 		"--kafka.brokers", broker, "--kafka.partitions", "1", "--kafka.topic.updates", updates,
 		"--kafka.topic.alerts", alerts, "--kafka.group", testTopic(t), "--kafka.commit-interval", "100ms",
 		"--asrel", sc.rel, "--rpki", sc.vrps, "--warmup", "1m", "--min-peers", "1",
