@@ -208,9 +208,6 @@ func originPath(in *bgpfeed.Interner, asn uint32) *bgpfeed.Path {
 // lazily, until its first Observe (or LearnTable, SealTable); otherwise,
 // or past 65,535 distinct times, this is LearnTable.
 func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed.Interner) {
-	if len(entries) > 0 {
-		s.noteTable(t)
-	}
 	lt := s.lazy
 	if lt == nil && s.observed == 0 && s.prefixes.Len() == 0 {
 		lt = &lazyTable{in: in}
@@ -238,6 +235,7 @@ func (s *State) LearnOriginsLazy(t time.Time, entries []OriginEntry, in *bgpfeed
 	if now := t.Unix(); now > s.now {
 		s.now = now
 	}
+	s.noteTable(t)
 	if n := len(lt.times); n == 0 || !lt.times[n-1].Equal(t) {
 		lt.times = append(lt.times, t)
 	}

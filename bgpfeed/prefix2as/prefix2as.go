@@ -163,13 +163,22 @@ func headerTime(br *bufio.Reader) time.Time {
 		if line[0] != ';' && line[0] != '#' {
 			break // the entries begin
 		}
-		if m := ribDate.FindSubmatch(line); m != nil {
-			if t, err := time.Parse("20060102 1504", string(m[1])+" "+string(m[2])); err == nil {
-				return t
-			}
+		if t, ok := ribTime(line); ok {
+			return t
 		}
 	}
 	return time.Time{}
+}
+
+// ribTime is the time of a RIB file name in a comment line
+// ("rib.20080501.0644.bz2"), ok false when it names none.
+func ribTime(line []byte) (time.Time, bool) {
+	m := ribDate.FindSubmatch(line)
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102 1504", string(m[1])+" "+string(m[2]))
+	return t, err == nil
 }
 
 // SizeHint estimates how many entries the file holds, from its size (0
@@ -341,10 +350,8 @@ func (r *Reader) parseLine(b []byte, dst []Entry) ([]Entry, error) {
 func (r *Reader) parseText(line string, dst []Entry) ([]Entry, error) {
 	if line == "" || line[0] == ';' || line[0] == '#' {
 		if r.when.IsZero() && line != "" {
-			if m := ribDate.FindStringSubmatch(line); m != nil {
-				if t, err := time.Parse("20060102 1504", m[1]+" "+m[2]); err == nil {
-					r.when = t
-				}
+			if t, ok := ribTime([]byte(line)); ok { // a comment: rare
+				r.when = t
 			}
 		}
 		return dst, nil

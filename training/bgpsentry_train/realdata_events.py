@@ -286,8 +286,8 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
     slugs = {r["name"]: r["slug"] for r in base["runs"]}
     out: list[str] = []
     totals: dict[str, int] = {}
-    hijacked = {e.get("prefix", "") for r in cfg["runs"] if r["name"] in slugs
-                for e in load(with_baseline / f"{slugs[r['name']]}.jsonl") if e["type"] in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK")}
+    events = {slug: load(with_baseline / f"{slug}.jsonl") for slug in slugs.values()}
+    hijacked = {e.get("prefix", "") for evs in events.values() for e in evs if e["type"] in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK")}
     tables = [Path(t) for t in cfg.get("reference", {}).get("tables", [])]
     held = table_holders(tables, hijacked) if hijacked and tables else {}
     evidence = Evidence.load(cfg)
@@ -295,7 +295,7 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
         slug = slugs.get(r["name"])
         if slug is None:
             continue
-        evs = load(with_baseline / f"{slug}.jsonl")
+        evs = events[slug]
         wo = {(e["type"], e.get("prefix"), e.get("suspect_asn", 0)) for e in load(warmup_only / f"{slug}.jsonl")}
         used = next((x.get("baseline", r.get("baseline", [])) for x in base["runs"] if x["name"] == r["name"]), [])
         future = bool(r.get("baseline_after_data")) and bool(used)
