@@ -191,7 +191,8 @@ class AlertsClient:
         """Yields the AlertEvents that pass the filter: those kept after
         `since` (0: from the oldest kept), then the live ones; since None:
         only live ones. The stream ends with grpc.RpcError (DEADLINE_EXCEEDED
-        after timeout seconds, UNAVAILABLE when the server shuts down, ...);
+        after timeout seconds, or CANCELLED when the server's own reset at the
+        deadline arrives first, UNAVAILABLE when the server shuts down, ...);
         closing the generator cancels it. last_cursor is set from the
         stream's "bgpsentry-cursor" header once it arrives."""
         req = self.pb.SubscribeRequest(filter=self.filter(**filt))
