@@ -60,6 +60,10 @@ type EventerConfig struct {
 	// that carried it one after the other still count together (0: it is
 	// dropped at once).
 	Memory time.Duration
+	// SharedSource is how long a route-leak verdict's source (the AS its
+	// leaker learned the route from) is remembered with its leaker, for
+	// VetoLeakSharedSource (default 10m; negative: no such veto).
+	SharedSource time.Duration
 }
 
 // holder is a peer route that carries an alert.
@@ -107,6 +111,9 @@ type alert struct {
 	// emptyAt is when an alert that has not opened lost its last holder
 	// (EventerConfig.Memory keeps it that long; zero: it has holders).
 	emptyAt time.Time
+	// sources are, for a route leak, the ASes its verdicts say the leaker
+	// learned the routes from (VetoLeakSharedSource).
+	sources map[uint32]struct{}
 }
 
 // Eventer groups scored announcements into alerts and emits AlertEvents.
@@ -129,7 +136,11 @@ type Eventer struct {
 	// sub-prefix hijack alerts, with their expected origins: the victims'
 	// own announcements there are their response (VetoVictimResponse).
 	victims map[netip.Prefix]victim
-	now     time.Time
+	// leakSources are, for each AS a flagged route-leak verdict's leaker
+	// learned the route from, the leakers named with it and when last
+	// (VetoLeakSharedSource).
+	leakSources map[uint32]map[uint32]time.Time
+	now         time.Time
 	// Counters.
 	Opened, Resolved, Dropped, Reopened int64
 	// Transient counts the alerts that met their opening conditions but
@@ -224,6 +235,20 @@ const (
 	// origin links are new every time. A beacon prefix announced by
 	// another origin is not touched.
 	VetoBeacon
+	// VetoLeakSharedSource: a route-leak verdict whose source (the AS the
+	// leaker learned the route from, Leak.From) another leaker's flagged
+	// verdicts named as their source too, less than
+	// EventerConfig.SharedSource ago. Two networks leaking one AS's routes
+	// at once are more likely two of its providers, which the
+	// relationships call peers: a multihomed AS whose backup or partial
+	// transit the data rarely shows until its primary sessions fail. The
+	// 2010-08-27 reset storm in RIS rrc01 shows it: as AS31133's (MegaFon)
+	// sessions reset, its routes came through AS20485, AS9002, AS12389 and
+	// AS6854 within 30 s, a "leak" at each. A real leak is one leaker
+	// passing on the routes of its providers or peers (AS7007 in 1997,
+	// AS4788 in 2015, AS396531 in 2019). A leak alert whose every source
+	// is so shared does not open (alert.sources).
+	VetoLeakSharedSource
 	numVetoes
 )
 
@@ -252,7 +277,7 @@ func beacon(c *features.Candidate) bool {
 }
 
 // VetoNames name the vetoes (summaries, metrics).
-var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling", "leak_loop", "beacon"}
+var VetoNames = [numVetoes]string{"leak_without_valley", "owner_upstream", "leak_established", "leak_by_tier1", "expected_origin_unrouted", "path_hijack_by_tier1", "victim_response", "sibling", "leak_loop", "beacon", "leak_shared_source"}
 
 // clique is the tier-1 clique of c's address family.
 func clique(c *features.Candidate) []uint32 {
@@ -332,8 +357,11 @@ func NewEventer(cfg EventerConfig, emit func(*pb.AlertEvent)) *Eventer {
 	if cfg.MinWeakShare == 0 {
 		cfg.MinWeakShare = 0.5
 	}
+	if cfg.SharedSource == 0 {
+		cfg.SharedSource = 10 * time.Minute
+	}
 	return &Eventer{cfg: cfg, emit: emit, alerts: map[groupKey]*alert{}, byPrefix: map[netip.Prefix][]*alert{}, closed: map[groupKey]*alert{},
-		victims: map[netip.Prefix]victim{}, shard: -1}
+		victims: map[netip.Prefix]victim{}, leakSources: map[uint32]map[uint32]time.Time{}, shard: -1}
 }
 
 // SetShard tells the Eventer which shard (Kafka partition of the updates
@@ -413,6 +441,13 @@ func (e *Eventer) AddLazy(c *features.Candidate, v Verdict, reasons func() ([]*p
 	if why < 0 && k == PathHijack && e.victimResponse(c) {
 		why = VetoVictimResponse
 	}
+	src := uint32(0)
+	if why < 0 && k == RouteLeak {
+		src = leakSource(c)
+		if e.noteLeakSource(src, c.Leaker, u.Time) {
+			why = VetoLeakSharedSource
+		}
+	}
 	if why >= 0 {
 		e.Vetoed[why]++
 		if e.OnVeto != nil {
@@ -421,6 +456,12 @@ func (e *Eventer) AddLazy(c *features.Candidate, v Verdict, reasons func() ([]*p
 		return nil
 	}
 	a := e.alertFor(k, c)
+	if src != 0 {
+		if a.sources == nil {
+			a.sources = map[uint32]struct{}{}
+		}
+		a.sources[src] = struct{}{}
+	}
 	if k != RouteLeak && k != PathHijack && c.PeersWithOrigin > a.prior {
 		a.prior = c.PeersWithOrigin
 	}
@@ -565,7 +606,7 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	}
 	switch {
 	case !a.opened && (a.strong && int(a.ev.PeerCount) >= e.cfg.MinPeers || a.key.typ.weakOpens() && e.weakEnough(a)) &&
-		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes):
+		(a.key.typ != RouteLeak || len(a.prefixes) >= e.cfg.MinLeakPrefixes && !e.sourcesShared(a, u.Time)):
 		if e.cfg.Confirm <= 0 {
 			e.open(a, u.Time)
 		} else if a.qualifiedAt.IsZero() {
@@ -575,6 +616,58 @@ func (e *Eventer) join(a *alert, u *bgpfeed.Update) {
 	case a.opened && a.ev.PeerCount >= 2*a.emittedCnt && u.Time.Sub(a.lastEmit) >= time.Minute:
 		e.send(a, pb.AlertState_UPDATE, u.Time)
 	}
+}
+
+// leakSource is the AS a route-leak candidate's leaker learned the route
+// from when it has fewer neighbours than the leaker, as a customer of the
+// leaker would (VetoLeakSharedSource); 0 otherwise.
+func leakSource(c *features.Candidate) uint32 {
+	if !c.LeakFromSmaller {
+		return 0
+	}
+	return c.LeakFrom
+}
+
+// noteLeakSource records that a flagged route-leak verdict names leaker
+// with source src at t, and reports whether another leaker named src less
+// than SharedSource ago (VetoLeakSharedSource).
+func (e *Eventer) noteLeakSource(src, leaker uint32, t time.Time) bool {
+	if src == 0 || e.cfg.SharedSource < 0 {
+		return false
+	}
+	ls := e.leakSources[src]
+	if ls == nil {
+		ls = map[uint32]time.Time{}
+		e.leakSources[src] = ls
+	}
+	ls[leaker] = t
+	return e.shared(src, leaker, t)
+}
+
+// shared reports whether a leaker other than leaker named src as its
+// source less than SharedSource before t.
+func (e *Eventer) shared(src, leaker uint32, t time.Time) bool {
+	for l, at := range e.leakSources[src] {
+		if l != leaker && t.Sub(at) < e.cfg.SharedSource {
+			return true
+		}
+	}
+	return false
+}
+
+// sourcesShared reports whether route-leak alert a has sources and every
+// one of them is shared with another leaker at t: the alert does not open
+// (VetoLeakSharedSource), though it may once a source of its own comes.
+func (e *Eventer) sourcesShared(a *alert, t time.Time) bool {
+	if len(a.sources) == 0 || e.cfg.SharedSource < 0 {
+		return false
+	}
+	for src := range a.sources {
+		if !e.shared(src, a.key.suspect, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // victim is a prefix under an origin or sub-prefix hijack alert.
@@ -671,6 +764,10 @@ func (e *Eventer) confirm(t time.Time, final bool) {
 	var due []*alert
 	for _, a := range e.confirming {
 		if e.alerts[a.key] != a || a.opened || a.qualifiedAt.IsZero() {
+			continue
+		}
+		if a.key.typ == RouteLeak && e.sourcesShared(a, t) {
+			a.qualifiedAt = time.Time{} // it may qualify again
 			continue
 		}
 		if (final || t.Sub(a.qualifiedAt) >= e.cfg.Confirm) && holderPeers(a) >= min(e.cfg.MinPeers, int(a.ev.PeerCount)) {
@@ -868,6 +965,16 @@ func (e *Eventer) advance(t time.Time) {
 	for k, a := range e.closed {
 		if t.Sub(a.resolvedAt) >= e.cfg.Quiet {
 			delete(e.closed, k)
+		}
+	}
+	for src, ls := range e.leakSources {
+		for l, at := range ls {
+			if t.Sub(at) >= e.cfg.SharedSource {
+				delete(ls, l)
+			}
+		}
+		if len(ls) == 0 {
+			delete(e.leakSources, src)
 		}
 	}
 	for p, v := range e.victims {

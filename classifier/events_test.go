@@ -769,3 +769,115 @@ func TestVetoBeacon(t *testing.T) {
 		t.Fatalf("origin hijack of a beacon: events %v, vetoed %v", r.evs, e.Vetoed)
 	}
 }
+
+// TestVetoLeakSharedSource: route-leak verdicts of two leakers that
+// learned the routes from one smaller AS, minutes apart, open no alert
+// (the AS is more likely their customer than leaked twice); a leaker with
+// a source of its own, a source not smaller than the leaker, or the same
+// source once SharedSource has passed, still alert.
+func TestVetoLeakSharedSource(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 3}, r.emit)
+	// leak announces prefix i of leaker l, learned from src, on peers 1
+	// and 2: path peer, 3356, l, src, origin.
+	leak := func(at time.Duration, l, src uint32, smaller bool, i int) {
+		for peer := 1; peer <= 2; peer++ {
+			u := upd(at+time.Duration(peer)*time.Second, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, src, 65000+uint32(i))
+			c := cand(u)
+			c.NewOrigin, c.Expected = false, nil
+			c.Leaker, c.Leak = l, asrel.Leak{Type: asrel.LeakPeerToProvider, Leaker: 2, From: 3, To: 1}
+			c.LeakFrom, c.LeakFromSmaller = src, smaller
+			e.Add(c, verdict(RouteLeak, 0.99), nil)
+			e.Route(u)
+		}
+	}
+	opened := func() (ls []uint32) {
+		for _, ev := range r.evs {
+			if ev.State == pb.AlertState_OPEN {
+				ls = append(ls, ev.SuspectAsn)
+			}
+		}
+		return ls
+	}
+	// Leaker 101 has two prefixes from 31133 (below MinLeakPrefixes) when
+	// leaker 102's routes from 31133 come: neither opens, whatever comes.
+	leak(0, 101, 31133, true, 1)
+	leak(10*time.Second, 101, 31133, true, 2)
+	leak(20*time.Second, 102, 31133, true, 1)
+	for i := 3; i <= 6; i++ {
+		leak(time.Duration(20+i)*time.Second, 101, 31133, true, i)
+		leak(time.Duration(20+i)*time.Second, 102, 31133, true, i)
+	}
+	if got := opened(); len(got) != 0 || e.Vetoed[VetoLeakSharedSource] != 18 {
+		t.Fatalf("two leakers of AS31133's routes: opened %v, vetoed %d", got, e.Vetoed[VetoLeakSharedSource])
+	}
+	// A source of its own: leaker 103 opens.
+	for i := 1; i <= 3; i++ {
+		leak(time.Minute+time.Duration(i)*time.Second, 103, 6181, true, i)
+	}
+	// A source as big as its leakers (a network peering with all, as
+	// Hurricane Electric): leakers 104 and 105 both open.
+	for i := 1; i <= 3; i++ {
+		leak(2*time.Minute+time.Duration(i)*time.Second, 104, 6939, false, i)
+		leak(2*time.Minute+time.Duration(i)*time.Second, 105, 6939, false, i)
+	}
+	if got := opened(); !slices.Equal(got, []uint32{103, 104, 105}) || e.Vetoed[VetoLeakSharedSource] != 18 {
+		t.Fatalf("unshared sources: opened %v, vetoed %d", got, e.Vetoed[VetoLeakSharedSource])
+	}
+	// Once SharedSource (10m) has passed since 101 and 102, a third leaker
+	// of 31133's routes is alone again.
+	for i := 1; i <= 3; i++ {
+		leak(20*time.Minute+time.Duration(i)*time.Second, 106, 31133, true, i)
+	}
+	if got := opened(); !slices.Equal(got, []uint32{103, 104, 105, 106}) {
+		t.Fatalf("after the window: opened %v", got)
+	}
+
+	// Negative SharedSource: no such veto.
+	r = recorder{}
+	e = NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 3, SharedSource: -1}, r.emit)
+	for i := 1; i <= 3; i++ {
+		leak(time.Duration(i)*time.Second, 101, 31133, true, i)
+		leak(time.Duration(i)*time.Second, 102, 31133, true, i)
+	}
+	if got := opened(); !slices.Equal(got, []uint32{101, 102}) || e.Vetoed[VetoLeakSharedSource] != 0 {
+		t.Fatalf("SharedSource -1: opened %v, vetoed %d", got, e.Vetoed[VetoLeakSharedSource])
+	}
+}
+
+// TestLeakSharedSourceAtOpening: a leak alert whose verdicts came before
+// another leaker named their source does not open on a later peer's route
+// either, while every source of it is shared.
+func TestLeakSharedSourceAtOpening(t *testing.T) {
+	var r recorder
+	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 3}, r.emit)
+	add := func(at time.Duration, peer int, l uint32, i int, score bool) {
+		u := upd(at, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, 31133, 65000+uint32(i))
+		if score {
+			c := cand(u)
+			c.NewOrigin, c.Expected = false, nil
+			c.Leaker, c.Leak = l, asrel.Leak{Type: asrel.LeakPeerToProvider, Leaker: 2, From: 3, To: 1}
+			c.LeakFrom, c.LeakFromSmaller = 31133, true
+			e.Add(c, verdict(RouteLeak, 0.99), nil)
+		}
+		e.Route(u)
+	}
+	for i := 1; i <= 3; i++ {
+		add(time.Duration(i)*time.Second, 1, 101, i, true) // one peer: not open yet
+	}
+	add(10*time.Second, 1, 102, 1, true)  // another leaker of 31133's routes
+	add(20*time.Second, 2, 101, 1, false) // 101's route at a second peer
+	if len(r.evs) != 0 {
+		t.Fatalf("opened on a shared source: %v", r.evs)
+	}
+	// Without the other leaker, the second peer opens it.
+	r = recorder{}
+	e = NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 3}, r.emit)
+	for i := 1; i <= 3; i++ {
+		add(time.Duration(i)*time.Second, 1, 101, i, true)
+	}
+	add(20*time.Second, 2, 101, 1, false)
+	if len(r.evs) != 1 || r.evs[0].SuspectAsn != 101 {
+		t.Fatalf("a source of its own: events %v", r.evs)
+	}
+}

@@ -39,6 +39,11 @@ type Candidate struct {
 	// export; a valley that has been there all along is a relationship
 	// the data gets wrong (or an old leak, reported when it began).
 	LeakEstablished bool
+	// LeakFrom is the AS the leaker learned the route from (the path's
+	// Leak.From; 0 without one). LeakFromSmaller: it has fewer neighbours
+	// than the leaker, as a customer has fewer than its provider.
+	LeakFrom        uint32
+	LeakFromSmaller bool
 	// ActivePeers is how many peer sessions are up (peers_active).
 	ActivePeers int
 	// ExpectedRouted: a route of the data (an update or a RIB dump entry,
@@ -752,6 +757,10 @@ func (s *State) featurize(u *bgpfeed.Update, f *pathFacts, vec []float64, id uin
 			vec[FLeakType] = float64(c.Leak.Type)
 			vec[FLeakPosition] = float64(len(f.uniq) - 1 - c.Leak.Leaker)
 			c.Leaker = f.uniq[c.Leak.Leaker]
+			if i := c.Leak.From; i >= 0 && i < len(f.uniq) {
+				c.LeakFrom = f.uniq[i]
+				c.LeakFromSmaller = s.asDegree(c.LeakFrom) < s.asDegree(c.Leaker)
+			}
 			vec[FLeakerBurst] = s.burstValue(burstLeaker, c.Leaker, now)
 			if k, ok := leakTriple(f); ok {
 				if first, seen := s.valleys[k]; seen && (first == 0 || now-first >= int64(s.cfg.Young.Seconds())) {

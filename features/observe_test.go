@@ -183,6 +183,35 @@ func TestRouteLeakHairpin(t *testing.T) {
 	}
 }
 
+// TestLeakFrom: the candidate names the AS the leaker learned the route
+// from, and whether it has fewer neighbours than the leaker (a customer
+// the relationships call a peer looks so).
+func TestLeakFrom(t *testing.T) {
+	s := newTestState(t, "")
+	// 5 (neighbours 1, 2) learned 10.0.0.0/16 from its provider 2
+	// (neighbours 5, 1, 100): a source bigger than its leaker.
+	_, c := observe(t, s, ann(time.Minute, peerA, "10.0.0.0/16", path(1, 5, 5, 2, 100)))
+	if c.Leaker != 5 || c.LeakFrom != 2 || c.LeakFromSmaller {
+		t.Errorf("hairpin at 5: Leaker %d, LeakFrom %d, LeakFromSmaller %v", c.Leaker, c.LeakFrom, c.LeakFromSmaller)
+	}
+	// 2 learned 10.70.0.0/16 from its peer 7 (2's only neighbour) and sent
+	// it to its peer 1: a source smaller than its leaker.
+	g, err := asrel.Read(strings.NewReader("1|2|0\n2|100|-1\n2|7|0\n1|3|-1\n"), "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = NewState(Config{Rel: g})
+	_, c = observe(t, s, ann(time.Minute, peerA, "10.70.0.0/16", path(1, 2, 7, 7)))
+	if c.Leaker != 2 || c.LeakFrom != 7 || !c.LeakFromSmaller || c.Leak.Type != asrel.LeakLateral {
+		t.Errorf("lateral at 2: Leaker %d, LeakFrom %d, LeakFromSmaller %v, type %v", c.Leaker, c.LeakFrom, c.LeakFromSmaller, c.Leak.Type)
+	}
+	// No valley: no source.
+	_, c = observe(t, s, ann(2*time.Minute, peerA, "10.100.0.0/16", path(1, 2, 100)))
+	if c.Leaker != 0 || c.LeakFrom != 0 || c.LeakFromSmaller {
+		t.Errorf("valley-free: Leaker %d, LeakFrom %d, LeakFromSmaller %v", c.Leaker, c.LeakFrom, c.LeakFromSmaller)
+	}
+}
+
 // TestLeakEstablished: a leak whose valley (to, leaker, from) the state
 // saw during the warm-up, or more than Config.Young ago, is established; a
 // valley first seen in monitoring, minutes ago, is not.

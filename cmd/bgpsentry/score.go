@@ -51,6 +51,15 @@ func weakShare(v float64) float64 {
 	return v
 }
 
+// sharedSource is the EventerConfig.SharedSource of a --shared-source
+// (events.shared_source) setting: 0 or less turns the veto off.
+func sharedSource(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
 // thresholdFlags are --threshold CLASS=P overrides of the model's alert
 // thresholds.
 type thresholdFlags map[classifier.Class]float64
@@ -159,6 +168,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	minLeak := fs.Int("min-leak-prefixes", 10, "prefixes a route-leak alert needs before it opens")
 	minShare := fs.Float64("min-weak-share", 0.5, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
 	quiet := fs.Duration("quiet", time.Hour, "resolve an alert after this long without a new announcement (stream time)")
+	shared := fs.Duration("shared-source", 10*time.Minute, "a route leak of an AS (smaller than its leaker) that another leaker also carried less than this long ago raises no alert: the AS is more likely a customer of both that the relationships call a peer (0: no such veto)")
 	memory := fs.Duration("memory", time.Minute, "keep an alert that has not opened this long (stream time) after the last route carrying it went, so that peers carrying it one after the other count together (0: forget it at once)")
 	vetoed := fs.String("vetoed", "", "also write every vetoed verdict to this file, one JSON object per line (time, peer, prefix, path, class, probability, suspect_asn, veto): why an announcement the model flagged raised no alert")
 	confirm := fs.Duration("confirm", 0, "open an alert only once its route has stayed this long (stream time) with --min-peers peers still carrying it; routes withdrawn or replaced sooner (path exploration) raise nothing (0: open at once)")
@@ -224,7 +234,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	}
 	final := map[string]*pb.AlertEvent{}
 	byType := map[pb.AlertType]int{}
-	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare), Confirm: *confirm, Memory: *memory}, func(e *pb.AlertEvent) {
+	ev := classifier.NewEventer(classifier.EventerConfig{MinPeers: *minPeers, Quiet: *quiet, MinLeakPrefixes: *minLeak, MinWeakPeers: *minWeak, MinWeakShare: weakShare(*minShare), Confirm: *confirm, Memory: *memory, SharedSource: sharedSource(*shared)}, func(e *pb.AlertEvent) {
 		if e.State == pb.AlertState_OPEN {
 			byType[e.Type]++
 		}
@@ -390,8 +400,8 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d (withdrawn before --confirm %d)\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped, ev.Transient)
-	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation, %d route leaks on a path with a loop, %d path hijacks or route leaks of a routing beacon\n",
-		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling], ev.Vetoed[classifier.VetoLeakLoop], ev.Vetoed[classifier.VetoBeacon])
+	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation, %d route leaks on a path with a loop, %d path hijacks or route leaks of a routing beacon, %d route leaks of an AS another leaker carried at the same time\n",
+		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling], ev.Vetoed[classifier.VetoLeakLoop], ev.Vetoed[classifier.VetoBeacon], ev.Vetoed[classifier.VetoLeakSharedSource])
 	reportSkips(stderr, &stats)
 	if w := baselineDateWarning(st); w != "" {
 		fmt.Fprintln(stderr, "score: warning: "+w)

@@ -138,6 +138,7 @@ func bindServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.IntVar(&c.Events.MinWeakPeers, "min-weak-peers", c.Events.MinWeakPeers, "distinct peers with weak verdicts (most probable class, below its threshold) that open an alert without a strong one")
 	fs.IntVar(&c.Events.MinLeakPrefixes, "min-leak-prefixes", c.Events.MinLeakPrefixes, "prefixes a route-leak alert needs before it opens")
 	fs.Float64Var(&c.Events.MinWeakShare, "min-weak-share", c.Events.MinWeakShare, "share of the active peer sessions whose weak verdicts an alert needs to open without a strong one (0: none)")
+	fs.Var(durationFlag{&c.Events.SharedSource}, "shared-source", "a route leak of an AS (smaller than its leaker) that another leaker also carried less than this long ago raises no alert (0: no such veto; default "+c.Events.SharedSource.D().String()+")")
 	fs.Var(durationFlag{&c.Events.Quiet}, "quiet", "resolve an alert after this long without a new announcement (default "+c.Events.Quiet.D().String()+")")
 	fs.IntVar(&c.Bus.Size, "bus.size", c.Bus.Size, "capacity of the in-process update bus")
 	// Kafka.

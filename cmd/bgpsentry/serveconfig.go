@@ -92,6 +92,7 @@ type eventsConfig struct {
 	Quiet           duration `yaml:"quiet"`
 	Pending         duration `yaml:"pending"`
 	Memory          duration `yaml:"memory"`
+	SharedSource    duration `yaml:"shared_source"`
 	// Thresholds: class name -> alert threshold instead of the model's
 	// (score --threshold).
 	Thresholds map[string]float64 `yaml:"thresholds"`
@@ -157,7 +158,7 @@ func defaultServeConfig() serveConfig {
 		},
 		BGP:    bgpConfig{Listen: "127.0.0.1:1179", ASN: 64512, RouterID: "127.0.0.1"},
 		Replay: serveReplayConfig{Speed: "max"},
-		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 10, MinWeakShare: 0.5, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute), Memory: duration(time.Minute)},
+		Events: eventsConfig{MinPeers: 2, MinWeakPeers: 5, MinLeakPrefixes: 10, MinWeakShare: 0.5, Quiet: duration(time.Hour), Pending: duration(10 * time.Minute), Memory: duration(time.Minute), SharedSource: duration(10 * time.Minute)},
 		Bus:    busConfig{Size: 65536},
 		Kafka: kafkaConfig{
 			Partitions: kafka.DefaultPartitions, Replication: kafka.DefaultReplicationFactor,

@@ -215,7 +215,7 @@ func (s *service) run(ctx context.Context) (err error) {
 	s.ev = classifier.NewEventer(classifier.EventerConfig{
 		MinPeers: cfg.Events.MinPeers, MinWeakPeers: cfg.Events.MinWeakPeers, MinLeakPrefixes: cfg.Events.MinLeakPrefixes,
 		MinWeakShare: weakShare(cfg.Events.MinWeakShare), Quiet: cfg.Events.Quiet.D(), Pending: cfg.Events.Pending.D(),
-		Memory: cfg.Events.Memory.D(),
+		Memory: cfg.Events.Memory.D(), SharedSource: sharedSource(cfg.Events.SharedSource.D()),
 	}, func(e *pb.AlertEvent) { s.emit(ctx, e) })
 	s.ev.SetSequence(s.restoredSeq)
 	s.m.reg.MustRegister(eventerStats{s})

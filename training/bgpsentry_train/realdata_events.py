@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import gzip
 import json
 import sys
@@ -53,36 +54,43 @@ RULES = """First-look rules, in order:
    2001:7fb:fe00::/39, origin AS12654): **false: RIS beacon**; the beacons
    are announced and withdrawn every two hours through the collectors'
    peers, so their new upstream links are routine.
-4. An origin or sub-prefix hijack that the warm-up-only run does not
+4. An event of a run of benign stress, from the time its stress begins
+   (realdata.json `benign_stress`, `benign_from`: the 2010-08-27 session
+   reset storm, from 08:41 UTC): **likely false, session-reset
+   look-alike**. The issue lists that file's resets as a benign look-alike
+   and the training pipeline takes its own rows as benign (pipeline.json);
+   sessions reset across the Internet, so routes explore paths, backup
+   and partial transit the relationships do not know among them.
+5. An origin or sub-prefix hijack that the warm-up-only run does not
    report, in a run that used a baseline made after the data: **likely
    false, baseline-dependent**: only the baseline, made months or years
    after the data, says the prefix belonged to the expected origin.
    Prefixes change hands in between, and a provider's aggregate in the
    baseline makes its customers' more-specifics look like sub-prefix
    hijacks (the DISA AS721 cases of REPORT.md).
-5. A route leak whose leaker is in the tier-1 clique the inference assumes:
+6. A route leak whose leaker is in the tier-1 clique the inference assumes:
    **likely false, inferred relationships**: the valley sits on links the
    inference labels by assumption (clique peering, siblings without
    as-org data, partial transit).
-6. A route leak whose sample paths, under the reference relationships
+7. A route leak whose sample paths, under the reference relationships
    (below), have no valley at the leaker, every link known: **likely
    false, no valley under the reference**: the valley exists only under
    the relationships inferred from the file itself (Gao's heuristic
    agrees with TopoScope on about 77% of links here).
-7. A path hijack whose origin-adjacent link is a relationship of the
+8. A path hijack whose origin-adjacent link is a relationship of the
    reference: **likely false, known link**: the "forged" neighbour is a
    known provider, customer or peer of the origin.
-8. An origin or sub-prefix hijack whose suspect is a neighbour (any
+9. An origin or sub-prefix hijack whose suspect is a neighbour (any
    relationship) or sibling of an expected origin in the reference:
    **likely false, related origins**: provider-assigned space, a
    customer's or provider's announcement, one organisation.
-9. An origin or sub-prefix hijack whose suspect is the prefix's own
+10. An origin or sub-prefix hijack whose suspect is the prefix's own
    origin in a prefix-to-origin table of another date (the tables of
    ../shared/data/baseline, `reference.tables`): **likely false, the
    suspect's prefix in a table**: the suspect held the prefix then (a
    table before the data) or came to hold it (after), as a network the
    prefix is assigned to does.
-10. Any other event: **unverified** (for a route leak, whether the
+11. Any other event: **unverified** (for a route leak, whether the
    reference puts a valley at the leaker too, or does not know its
    links).
 
@@ -90,7 +98,7 @@ The reference is TopoScope's relationship file of 2018-06 and CAIDA's
 as-org file of 2021-10 (`--asrel`, `--asorg`), data the runs themselves
 did not use. It is of another date than most runs (2007-2026): a link it
 knows may not have existed at the data's date, or have been another
-relationship, so rules 6-9 are hints of the same standing as rule 4.
+relationship, so rules 7-10 are hints of the same standing as rule 5.
 
 *Other evidence* lists what public lists say of the suspect, beside the
 first look and without changing it: whether Testart et al.'s classifier
@@ -117,6 +125,15 @@ def load(path: Path) -> list[dict]:
     return list(last.values())
 
 
+def rfc3339(t: str) -> datetime.datetime:
+    """An RFC 3339 time of the events (Z or an offset, any fraction of a
+    second); an empty or bad one is the earliest time."""
+    try:
+        return datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
 def is_beacon(e: dict) -> bool:
     try:
         net = ipaddress.ip_network(e.get("prefix", ""), strict=False)
@@ -135,7 +152,7 @@ def table_holders(tables: list[Path], prefixes: set[str]) -> dict[str, list[tupl
     held: dict[str, list[tuple[int, str]]] = {}
     for t in tables:
         if not t.exists():
-            print(f"realdata_events: table {t} not found: rule 9 does not read it", file=sys.stderr)
+            print(f"realdata_events: table {t} not found: rule 10 does not read it", file=sys.stderr)
             continue
         opener = gzip.open if t.suffix == ".gz" else open
         with opener(t, "rt") as f:
@@ -201,7 +218,9 @@ class Evidence:
 
 
 def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refcheck.Reference | None = None,
-               held: dict[str, list[tuple[int, str]]] | None = None) -> str:
+               held: dict[str, list[tuple[int, str]]] | None = None, stress_from: str | None = None) -> str:
+    """The first look at event e (RULES). stress_from: the run is benign
+    stress from this RFC 3339 time on (realdata.json `benign_from`)."""
     key = (e["type"], e.get("prefix"), e.get("suspect_asn", 0))
     if key in KNOWN:
         return KNOWN[key]
@@ -210,6 +229,8 @@ def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refche
         return "true: bogon origin"
     if is_beacon(e):
         return "false: RIS beacon"
+    if stress_from is not None and rfc3339(e.get("first_seen", "")) >= rfc3339(stress_from):
+        return "likely false: session-reset look-alike"
     if t in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK") and future_baseline and not in_warmup_only:
         return "likely false: baseline-dependent"
     if t == "ROUTE_LEAK":
@@ -244,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="training/realdata.json")
     ap.add_argument("--out", required=True)
     ap.add_argument("--asrel", type=Path, default=None,
-                    help="reference relationships for rules 6-8 (serial-1 a|b|rel; default: realdata.json reference.asrel)")
-    ap.add_argument("--asorg", type=Path, default=None, help="reference as-org file (CAIDA as-org2info JSONL) for rule 8 (default: realdata.json reference.asorg)")
+                    help="reference relationships for rules 7-9 (serial-1 a|b|rel; default: realdata.json reference.asrel)")
+    ap.add_argument("--asorg", type=Path, default=None, help="reference as-org file (CAIDA as-org2info JSONL) for rule 9 (default: realdata.json reference.asorg)")
     a = ap.parse_args(argv)
     cfg = json.loads(Path(a.config).read_text())
     ref = load_reference(cfg, a.asrel, a.asorg)
@@ -253,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
            "Made by `python -m bgpsentry_train.realdata_events` from the runs of "
            "training/REPORT.md (*Real-data runs*): every alert event of the runs with "
            "their baselines (its last state), with a first look by rule.",
-           "", f"Reference for rules 6-8: {ref.name if ref else 'none (rules 6-8 not applied)'}.",
-           "", "Tables for rule 9: " + (", ".join(Path(t).name for t in cfg.get("reference", {}).get("tables", [])) or "none") + ".", "", RULES]
+           "", f"Reference for rules 7-9: {ref.name if ref else 'none (rules 7-9 not applied)'}.",
+           "", "Tables for rule 10: " + (", ".join(Path(t).name for t in cfg.get("reference", {}).get("tables", [])) or "none") + ".", "", RULES]
     sections, totals = judge(cfg, Path(a.with_baseline), Path(a.warmup_only), ref)
     out += sections
     out += ["## Totals", ""] + [f"- {k}: {v}" for k, v in sorted(totals.items())] + [""]
@@ -264,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def load_reference(cfg: dict, asrel: Path | None = None, asorg: Path | None = None) -> refcheck.Reference | None:
-    """The reference for rules 6-8: asrel and asorg, else realdata.json's
+    """The reference for rules 7-9: asrel and asorg, else realdata.json's
     reference.asrel and reference.asorg; None (said on stderr) when a file
     is missing, or when there is none."""
     dflt = cfg.get("reference", {})
@@ -272,7 +293,7 @@ def load_reference(cfg: dict, asrel: Path | None = None, asorg: Path | None = No
     asorg = asorg or (Path(dflt["asorg"]) if dflt.get("asorg") else None)
     missing = [str(p) for p in (asrel, asorg) if p is not None and not p.exists()]
     if missing:
-        print(f"realdata_events: reference {', '.join(missing)} not found: rules 6-8 not applied", file=sys.stderr)
+        print(f"realdata_events: reference {', '.join(missing)} not found: rules 7-9 not applied", file=sys.stderr)
         return None
     return refcheck.load(asrel, asorg) if (asrel or asorg) else None
 
@@ -307,7 +328,8 @@ def judge(cfg: dict, with_baseline: Path, warmup_only: Path, ref: refcheck.Refer
         out += ["| type | prefix | suspect | expected | first seen | peers | prefixes | confidence | first look | other evidence |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         for e in sorted(evs, key=lambda e: (e.get("first_seen", ""), e["type"], e.get("prefix", ""))):
-            look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future, ref, held)
+            look = first_look(e, (e["type"], e.get("prefix"), e.get("suspect_asn", 0)) in wo, future, ref, held,
+                              stress_from=r.get("benign_from") if r.get("benign_stress") else None)
             cls = look.split(":")[0]
             totals[cls] = totals.get(cls, 0) + 1
             exp = ",".join(str(x) for x in e.get("expected_origins", [])) or "-"

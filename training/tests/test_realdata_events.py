@@ -153,3 +153,32 @@ def test_evidence_notes(tmp_path):
     assert evd.notes(ev(3, "ROUTE_LEAK", "1.0.0.0/24", 3549)) == \
         "legitimate in Testart et al.'s ground truth; BGPmon: possible hijacker of 1 other AS"
     assert evd.notes(ev(4, "ROUTE_LEAK", "1.0.0.0/24", 7018)) == "-"
+
+
+def test_benign_stress_rule(tmp_path):
+    """Rule 4: events of a benign-stress run from its start time on are
+    likely false; before it, and in other runs, the other rules apply; a
+    known incident or a bogon origin stays true."""
+    leak = ev(1, "ROUTE_LEAK", "61.28.198.0/24", 5400, first_seen="2010-08-27T08:43:07Z")
+    start = "2010-08-27T08:41:00Z"
+    assert rde.first_look(leak, False, False, stress_from=start) == "likely false: session-reset look-alike"
+    early = dict(leak, id="id3", first_seen="2010-08-27T08:40:30.5Z")
+    assert rde.first_look(early, False, False, stress_from=start).startswith("unverified")
+    assert rde.first_look(leak, False, False).startswith("unverified")
+    bogon = ev(2, "BOGON_ORIGIN", "103.109.236.0/24", 65551, first_seen="2010-08-27T08:43:07Z")
+    assert rde.first_look(bogon, False, False, stress_from=start) == "true: bogon origin"
+    # Through the listing: realdata.json's benign_stress and benign_from.
+    base, nob = tmp_path / "base", tmp_path / "nob"
+    base.mkdir()
+    nob.mkdir()
+    (base / "summary.json").write_text(json.dumps({"runs": [{"name": "storm", "slug": "storm"}, {"name": "calm", "slug": "calm"}]}))
+    for slug in ("storm", "calm"):
+        (base / f"{slug}.jsonl").write_text(json.dumps(leak) + "\n" + json.dumps(early) + "\n")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"runs": [{"name": "storm", "files": [], "benign_stress": "resets", "benign_from": start},
+                                        {"name": "calm", "files": []}]}))
+    out = tmp_path / "events.md"
+    assert rde.main(["--with-baseline", str(base), "--warmup-only", str(nob), "--config", str(cfg), "--out", str(out)]) == 0
+    text = out.read_text()
+    # The storm run's leak after 08:41; its earlier one and the calm run's two.
+    assert "- likely false: 1" in text and "- unverified: 3" in text, text
