@@ -390,8 +390,15 @@ func checkFamily[K lazyKey[K]](f *lazyFamily[K], maxBits uint8, lt *lazyTable) e
 		}
 	}
 	g := 0 // the next group
+	// prev is es[i-1] compared with es[i], next es[i] with es[i+1]: one
+	// comparison an entry (the key methods are not inlined here).
+	prev := -1
 	for i := range es {
 		e := &es[i]
+		next := -1
+		if i+1 < len(es) {
+			next = e.cmp(es[i+1].key, es[i+1].bits)
+		}
 		if e.bits > maxBits || e.key.mask(e.bits) != e.key {
 			return fmt.Errorf("entry %d: not a prefix", i)
 		}
@@ -407,15 +414,17 @@ func checkFamily[K lazyKey[K]](f *lazyFamily[K], maxBits uint8, lt *lazyTable) e
 		if p := f.parent[i]; p < -1 || int(p) >= i || (p >= 0 && !f.covers(int(p), e.key, e.bits)) {
 			return fmt.Errorf("entry %d: bad parent", i)
 		}
-		if i > 0 && es[i-1].cmp(e.key, e.bits) > 0 {
+		if prev > 0 {
 			return fmt.Errorf("entry %d: out of order", i)
 		}
-		if i == 0 || es[i-1].cmp(e.key, e.bits) < 0 { // a prefix's first entry
+		first := prev < 0 // a prefix's first entry
+		prev = next
+		if first {
 			if g < len(f.groups) && int(f.groups[g]) == i {
 				g++
 				continue
 			}
-			if e.state&lazyComplex != 0 || (i+1 < len(es) && es[i+1].cmp(e.key, e.bits) == 0) {
+			if e.state&lazyComplex != 0 || next == 0 {
 				return fmt.Errorf("entry %d: a prefix to learn that no group names", i)
 			}
 			continue
