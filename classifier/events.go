@@ -112,7 +112,8 @@ type alert struct {
 	// (EventerConfig.Memory keeps it that long; zero: it has holders).
 	emptyAt time.Time
 	// sources are, for a route leak, the ASes its verdicts say the leaker
-	// learned the routes from (VetoLeakSharedSource).
+	// learned the routes from (VetoLeakSharedSource); 0 stands for the
+	// sources that veto does not judge (not smaller than the leaker).
 	sources map[uint32]struct{}
 }
 
@@ -456,11 +457,11 @@ func (e *Eventer) AddLazy(c *features.Candidate, v Verdict, reasons func() ([]*p
 		return nil
 	}
 	a := e.alertFor(k, c)
-	if src != 0 {
+	if k == RouteLeak {
 		if a.sources == nil {
 			a.sources = map[uint32]struct{}{}
 		}
-		a.sources[src] = struct{}{}
+		a.sources[src] = struct{}{} // 0: a source the veto does not judge
 	}
 	if k != RouteLeak && k != PathHijack && c.PeersWithOrigin > a.prior {
 		a.prior = c.PeersWithOrigin
@@ -663,7 +664,7 @@ func (e *Eventer) sourcesShared(a *alert, t time.Time) bool {
 		return false
 	}
 	for src := range a.sources {
-		if !e.shared(src, a.key.suspect, t) {
+		if src == 0 || !e.shared(src, a.key.suspect, t) {
 			return false
 		}
 	}

@@ -851,13 +851,14 @@ func TestVetoLeakSharedSource(t *testing.T) {
 func TestLeakSharedSourceAtOpening(t *testing.T) {
 	var r recorder
 	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 3}, r.emit)
+	src, smaller := uint32(31133), true
 	add := func(at time.Duration, peer int, l uint32, i int, score bool) {
-		u := upd(at, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, 31133, 65000+uint32(i))
+		u := upd(at, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, src, 65000+uint32(i))
 		if score {
 			c := cand(u)
 			c.NewOrigin, c.Expected = false, nil
 			c.Leaker, c.Leak = l, asrel.Leak{Type: asrel.LeakPeerToProvider, Leaker: 2, From: 3, To: 1}
-			c.LeakFrom, c.LeakFromSmaller = 31133, true
+			c.LeakFrom, c.LeakFromSmaller = src, smaller
 			e.Add(c, verdict(RouteLeak, 0.99), nil)
 		}
 		e.Route(u)
@@ -869,6 +870,15 @@ func TestLeakSharedSourceAtOpening(t *testing.T) {
 	add(20*time.Second, 2, 101, 1, false) // 101's route at a second peer
 	if len(r.evs) != 0 {
 		t.Fatalf("opened on a shared source: %v", r.evs)
+	}
+	// A route of 101's from a source bigger than 101 is evidence of its
+	// own: the next peer opens the alert.
+	src, smaller = 6939, false
+	add(30*time.Second, 1, 101, 4, true)
+	src, smaller = 31133, true
+	add(40*time.Second, 2, 101, 2, false)
+	if len(r.evs) != 1 || r.evs[0].SuspectAsn != 101 {
+		t.Fatalf("a source the veto does not judge: events %v", r.evs)
 	}
 	// Without the other leaker, the second peer opens it.
 	r = recorder{}
