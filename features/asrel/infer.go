@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"slices"
+	"unsafe"
 
 	"github.com/bgpsentry/bgpsentry/features/bogon"
 )
@@ -29,12 +30,20 @@ type InferConfig struct {
 	PeerDegreeRatio float64
 }
 
+// shortPath is the longest path whose loops Infer finds by scanning it
+// (a longer one goes through a set, so that a path of thousands of ASes
+// costs no quadratic time).
+const shortPath = 32
+
 // pathSet holds distinct cleaned paths in one arena.
 type pathSet struct {
 	arena []uint32
 	off   []int32 // path i is arena[off[i]:off[i+1]]
-	seen  map[uint64][]int32
-	seed  maphash.Seed
+	// seen is the first path of each hash; next[i] the next path with
+	// path i's hash, or -1.
+	seen map[uint64]int32
+	next []int32
+	seed maphash.Seed
 }
 
 func (s *pathSet) path(i int) []uint32 { return s.arena[s.off[i]:s.off[i+1]] }
@@ -43,20 +52,23 @@ func (s *pathSet) len() int { return len(s.off) - 1 }
 
 // add stores p unless an equal path is stored; it reports whether p is new.
 func (s *pathSet) add(p []uint32) bool {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	var b [4]byte
-	for _, a := range p {
-		b[0], b[1], b[2], b[3] = byte(a), byte(a>>8), byte(a>>16), byte(a>>24)
-		h.Write(b[:])
-	}
-	k := h.Sum64()
-	for _, i := range s.seen[k] {
-		if slices.Equal(s.path(int(i)), p) {
-			return false
+	// The ASNs' bytes in memory order: one hash call a path.
+	k := maphash.Bytes(s.seed, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(p))), 4*len(p)))
+	first, ok := s.seen[k]
+	if ok {
+		for i := first; i >= 0; i = s.next[i] {
+			if slices.Equal(s.path(int(i)), p) {
+				return false
+			}
 		}
 	}
-	s.seen[k] = append(s.seen[k], int32(s.len()))
+	n := int32(s.len())
+	if ok {
+		s.next = append(s.next, first)
+	} else {
+		s.next = append(s.next, -1)
+	}
+	s.seen[k] = n
 	s.arena = append(s.arena, p...)
 	s.off = append(s.off, int32(len(s.arena)))
 	return true
@@ -92,11 +104,11 @@ func Infer(paths iter.Seq[[]uint32], cfg InferConfig) *Graph {
 
 	g := newGraph(0)
 	st := &g.stats
-	ps := &pathSet{off: []int32{0}, seen: map[uint64][]int32{}, seed: maphash.MakeSeed()}
+	ps := &pathSet{off: []int32{0}, seen: map[uint64]int32{}, seed: maphash.MakeSeed()}
 
 	// Step 1: clean and deduplicate.
 	var buf []uint32
-	where := map[uint32]int{}
+	where := map[uint32]struct{}{} // the ASes of a long path, for its loops
 paths:
 	for p := range paths {
 		st.Paths++
@@ -110,26 +122,37 @@ paths:
 			st.DroppedShort++
 			continue
 		}
-		clear(where)
+		long := len(buf) > shortPath
+		if long {
+			clear(where)
+		}
 		for i, a := range buf {
 			if ok, _ := bogon.ASN(a); ok {
 				st.DroppedBogon++
 				continue paths
 			}
-			if _, dup := where[a]; dup {
+			var dup bool
+			if long {
+				_, dup = where[a]
+				where[a] = struct{}{}
+			} else {
+				dup = slices.Contains(buf[:i], a)
+			}
+			if dup {
 				st.DroppedLoop++
 				continue paths
 			}
-			where[a] = i
 		}
 		ps.add(buf)
 	}
-	ps.seen = nil
+	ps.seen, ps.next = nil, nil
 	st.UniquePaths = ps.len()
 
 	// Step 2: degrees. Node degree counts distinct neighbours; transit
 	// degree distinct neighbours seen while the AS is mid-path.
-	adjacent := map[uint64]bool{} // directed a<<32|b: b seen next to a; value: a was mid-path
+	// Sized for RIS and RouteViews update files, where the distinct paths
+	// are about five times the links (a tenth of the rehashing).
+	adjacent := make(map[uint64]bool, ps.len()/2) // directed a<<32|b: b seen next to a; value: a was mid-path
 	for i := range ps.len() {
 		p := ps.path(i)
 		for j, a := range p {
@@ -147,8 +170,8 @@ paths:
 			}
 		}
 	}
-	nodeDeg := map[uint32]int{}
-	transitDeg := map[uint32]int{}
+	nodeDeg := make(map[uint32]int, ps.len()/16)
+	transitDeg := make(map[uint32]int, ps.len()/16)
 	for k, mid := range adjacent {
 		a := uint32(k >> 32)
 		nodeDeg[a]++
@@ -171,18 +194,22 @@ paths:
 	}
 
 	// Step 3 and 4: votes and peering exclusions.
-	votes := map[uint64]*vote{}
+	votes := make(map[uint64]int32, ps.len()/4) // link -> index in vs
+	var vs []vote
+	// get returns the vote of link a-b and the side of a in it; the
+	// pointer is good until the next get.
 	get := func(a, b uint32) (*vote, int) {
 		k, swapped := linkKey(a, b)
-		v := votes[k]
-		if v == nil {
-			v = &vote{}
-			votes[k] = v
+		i, ok := votes[k]
+		if !ok {
+			i = int32(len(vs))
+			vs = append(vs, vote{})
+			votes[k] = i
 		}
 		if swapped {
-			return v, 1
+			return &vs[i], 1
 		}
-		return v, 0
+		return &vs[i], 0
 	}
 	// provider records one path's claim that prov is the provider of cust.
 	provider := func(prov, cust uint32, notPeer bool) {
@@ -245,7 +272,8 @@ paths:
 
 	// Step 5: decide.
 	g.links = make(map[uint64]Relation, len(votes))
-	for k, v := range votes {
+	for k, i := range votes {
+		v := &vs[i]
 		a, b := uint32(k>>32), uint32(k)
 		var rel Relation
 		switch {
