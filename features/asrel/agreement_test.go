@@ -23,7 +23,7 @@ func dataDir() string {
 
 // distinctPaths reads the AS_SEQUENCE part of every announced AS path of
 // an MRT file once (the reader interns equal paths).
-func distinctPaths(t *testing.T, name string) [][]uint32 {
+func distinctPaths(t testing.TB, name string) [][]uint32 {
 	t.Helper()
 	r, err := mrt.Open([]string{name}, mrt.Options{})
 	if err != nil {
