@@ -770,6 +770,21 @@ func TestVetoBeacon(t *testing.T) {
 	}
 }
 
+// leakOf announces prefix i of leaker l at peer: path peer, 3356, l, src,
+// origin, a peer-to-provider leak at l learned from src (smaller than l or
+// not); flagged a route leak when score, then routed.
+func leakOf(e *Eventer, at time.Duration, peer int, l, src uint32, smaller bool, i int, score bool) {
+	u := upd(at, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, src, 65000+uint32(i))
+	if score {
+		c := cand(u)
+		c.NewOrigin, c.Expected = false, nil
+		c.Leaker, c.Leak = l, asrel.Leak{Type: asrel.LeakPeerToProvider, Leaker: 2, From: 3, To: 1}
+		c.LeakFrom, c.LeakFromSmaller = src, smaller
+		e.Add(c, verdict(RouteLeak, 0.99), nil)
+	}
+	e.Route(u)
+}
+
 // TestVetoLeakSharedSource: route-leak verdicts of two leakers that
 // learned the routes from one smaller AS, minutes apart, open no alert
 // (the AS is more likely their customer than leaked twice); a leaker with
@@ -782,13 +797,7 @@ func TestVetoLeakSharedSource(t *testing.T) {
 	// and 2: path peer, 3356, l, src, origin.
 	leak := func(at time.Duration, l, src uint32, smaller bool, i int) {
 		for peer := 1; peer <= 2; peer++ {
-			u := upd(at+time.Duration(peer)*time.Second, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, src, 65000+uint32(i))
-			c := cand(u)
-			c.NewOrigin, c.Expected = false, nil
-			c.Leaker, c.Leak = l, asrel.Leak{Type: asrel.LeakPeerToProvider, Leaker: 2, From: 3, To: 1}
-			c.LeakFrom, c.LeakFromSmaller = src, smaller
-			e.Add(c, verdict(RouteLeak, 0.99), nil)
-			e.Route(u)
+			leakOf(e, at+time.Duration(peer)*time.Second, peer, l, src, smaller, i, true)
 		}
 	}
 	opened := func() (ls []uint32) {
@@ -853,15 +862,7 @@ func TestLeakSharedSourceAtOpening(t *testing.T) {
 	e := NewEventer(EventerConfig{MinPeers: 2, MinLeakPrefixes: 3}, r.emit)
 	src, smaller := uint32(31133), true
 	add := func(at time.Duration, peer int, l uint32, i int, score bool) {
-		u := upd(at, peer, fmt.Sprintf("10.%d.%d.0/24", l%256, i), uint32(peer), 3356, l, src, 65000+uint32(i))
-		if score {
-			c := cand(u)
-			c.NewOrigin, c.Expected = false, nil
-			c.Leaker, c.Leak = l, asrel.Leak{Type: asrel.LeakPeerToProvider, Leaker: 2, From: 3, To: 1}
-			c.LeakFrom, c.LeakFromSmaller = src, smaller
-			e.Add(c, verdict(RouteLeak, 0.99), nil)
-		}
-		e.Route(u)
+		leakOf(e, at, peer, l, src, smaller, i, score)
 	}
 	for i := 1; i <= 3; i++ {
 		add(time.Duration(i)*time.Second, 1, 101, i, true) // one peer: not open yet
