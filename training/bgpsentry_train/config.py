@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -221,3 +222,10 @@ def add_run_args(ap, realdata: bool = False) -> None:
         ap.add_argument("--realdata", type=Path, default=Path("training/realdata.json"))
     ap.add_argument("--bin", type=Path, default=Path("dist/bgpsentry"))
     ap.add_argument("--out", type=Path, default=Path("training/out"), help="the training pipeline's work directory")
+
+
+def event_time(s: str) -> float:
+    """Unix seconds of an RFC 3339 time of score's events (first_seen,
+    last_seen: Z or an offset, any fraction of a second); ValueError when
+    s is none."""
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()

@@ -50,12 +50,11 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from . import config as cfgmod
 from . import misses, rows
-from .config import ATTACK_CLASSES, TYPE_CLASS
+from .config import ATTACK_CLASSES, TYPE_CLASS, event_time
 from .splits import as_bucket
 
 # Slack around an instance's announcement window when matching events.
@@ -85,10 +84,6 @@ def score_command(cfg: cfgmod.Config, bg: cfgmod.Background, inj: Path, binary: 
     if injected:
         cmd.append(str(inj / "injected.mrt"))
     return cmd
-
-
-def _ts(s: str) -> float:
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
 def _net(p: str):
@@ -145,12 +140,12 @@ CONTROL_SLACK_S = 120
 def _in_control(ev: dict, control: list[dict]) -> bool:
     """Whether the control run (no injection) raised ev too: same type and
     suspect, a prefix in common, opened within CONTROL_SLACK_S."""
-    t = _ts(ev["first_seen"])
+    t = event_time(ev["first_seen"])
     pfx = {str(_net(p)) for p in set(ev.get("prefixes") or []) | {ev["prefix"]}}
     for c in control:
         if c["type"] != ev["type"] or int(c.get("suspect_asn", 0)) != int(ev.get("suspect_asn", 0)):
             continue
-        if abs(_ts(c["first_seen"]) - t) > CONTROL_SLACK_S:
+        if abs(event_time(c["first_seen"]) - t) > CONTROL_SLACK_S:
             continue
         if pfx & {str(_net(p)) for p in set(c.get("prefixes") or []) | {c["prefix"]}}:
             return True
@@ -173,7 +168,7 @@ def match(res: RunResult, buckets: cfgmod.ASBuckets, split: str) -> None:
     res.verdicts = []
     for ev in res.events:
         cls = TYPE_CLASS.get(ev["type"], ev["type"])
-        t = _ts(ev["first_seen"])
+        t = event_time(ev["first_seen"])
         prefixes = set(ev.get("prefixes") or []) | {ev["prefix"]}
         cands = []
         for p in prefixes:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import gzip
 import json
 import sys
@@ -24,6 +23,7 @@ import ipaddress
 from pathlib import Path
 
 from . import refcheck
+from .config import event_time
 
 # The tier-1 clique the relationship inference assumes (features/asrel
 # Tier1 and Hurricane Electric for IPv6).
@@ -125,13 +125,13 @@ def load(path: Path) -> list[dict]:
     return list(last.values())
 
 
-def rfc3339(t: str) -> datetime.datetime:
-    """An RFC 3339 time of the events (Z or an offset, any fraction of a
-    second); an empty or bad one is the earliest time."""
+def in_stress(e: dict, stress_from: str) -> bool:
+    """Whether event e was first seen at or after stress_from (an event
+    without a readable first_seen is not)."""
     try:
-        return datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
+        return event_time(e.get("first_seen", "")) >= event_time(stress_from)
     except ValueError:
-        return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+        return False
 
 
 def is_beacon(e: dict) -> bool:
@@ -229,7 +229,7 @@ def first_look(e: dict, in_warmup_only: bool, future_baseline: bool, ref: refche
         return "true: bogon origin"
     if is_beacon(e):
         return "false: RIS beacon"
-    if stress_from is not None and rfc3339(e.get("first_seen", "")) >= rfc3339(stress_from):
+    if stress_from is not None and in_stress(e, stress_from):
         return "likely false: session-reset look-alike"
     if t in ("ORIGIN_HIJACK", "SUBPREFIX_HIJACK") and future_baseline and not in_warmup_only:
         return "likely false: baseline-dependent"
