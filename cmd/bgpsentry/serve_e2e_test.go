@@ -159,8 +159,11 @@ func TestServeEndToEnd(t *testing.T) {
 	sc := injectScenario(t)
 	grpcAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	snap := filepath.Join(t.TempDir(), "state.snap")
-	// Two thresholds from the configuration file, the others the model's.
-	cfgFile := writeThresholds(t, "path_hijack: 0.999", "subprefix_hijack: 0.98")
+	// Three thresholds from the configuration file, the others the
+	// model's. The route-leak one is under the model's 0.95 floor, so that
+	// the scenario's leak-like paths are flagged and some of those
+	// verdicts vetoed (the veto counters are checked below).
+	cfgFile := writeThresholds(t, "path_hijack: 0.999", "subprefix_hijack: 0.98", "route_leak: 0.6")
 	srv := startServe(t, "--config", cfgFile, "--bgp.listen", "", "--grpc.listen", grpcAddr, "--metrics.listen", metricsAddr,
 		"--asrel", sc.rel, "--rpki", sc.vrps, "--warmup", "1m", "--min-peers", "1",
 		"--state", snap, "--state.interval", "200ms", "--replay", rrc06, "--replay", sc.injected)
@@ -268,8 +271,11 @@ func TestServeEndToEnd(t *testing.T) {
 		if got := metricValue(m, "bgpsentry_alert_threshold", `class="path_hijack"`); got != 0.999 {
 			t.Errorf("path_hijack threshold %v, want the configured 0.999", got)
 		}
-		if got, want := metricValue(m, "bgpsentry_alert_threshold", `class="route_leak"`), clf.Threshold(classifier.RouteLeak); got != want {
-			t.Errorf("route_leak threshold %v, want the model's %v", got, want)
+		if got := metricValue(m, "bgpsentry_alert_threshold", `class="route_leak"`); got != 0.6 {
+			t.Errorf("route_leak threshold %v, want the configured 0.6", got)
+		}
+		if got, want := metricValue(m, "bgpsentry_alert_threshold", `class="origin_hijack"`), clf.Threshold(classifier.OriginHijack); got != want {
+			t.Errorf("origin_hijack threshold %v, want the model's %v", got, want)
 		}
 	}
 	// The Eventer's counters: every OPEN event is an alert opened or

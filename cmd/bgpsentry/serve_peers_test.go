@@ -42,7 +42,9 @@ import (
 const (
 	vantageA, vantageB = 25152, 31133
 	labMinPeers        = 2
-	asrelRRC06         = "../../testdata/scenario/asrel_201806.rrc06-excerpt.txt"
+	// labLeakThreshold is the lab's route-leak threshold (its serve.yaml).
+	labLeakThreshold = 0.6
+	asrelRRC06       = "../../testdata/scenario/asrel_201806.rrc06-excerpt.txt"
 )
 
 // rrc06Updates is how many elements (announcements, withdrawals, state
@@ -127,7 +129,13 @@ func startLab(t testing.TB) *lab {
     - {address: %q, asn: 31133, passive: true, description: ExaBGP B}
     - {address: %q, asn: 2914, passive: true, description: BIRD 2 over IPv4}
     - {address: %q, asn: 25152, port: %d, local_address: %q, description: gobgpd over IPv6}
-`, peertest.Lo2, peertest.Lo3, peertest.Lo4, peertest.Lo6, l.gobgpd.Port, peertest.Lo6)
+events:
+  # The model's route-leak floor (0.95) was chosen on collectors' streams
+  # of 20 to 158 sessions; this lab's textbook leak, at two of six, scores
+  # 0.52-0.81, so the lab sets its own threshold, as an operator of a
+  # small deployment would.
+  thresholds: {route_leak: %v}
+`, peertest.Lo2, peertest.Lo3, peertest.Lo4, peertest.Lo6, l.gobgpd.Port, peertest.Lo6, labLeakThreshold)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -488,6 +496,25 @@ func TestServePeers(t *testing.T) {
 		verdict := l.classify(t, leaked[0], leakPath)
 		t.Log(verdict)
 		l.expectWave(t, leaked, leakPath, pb.AlertType_ROUTE_LEAK, "", leaker, true, verdict)
+	})
+	// The same leak where the vantage points carried the prefixes before
+	// (over AS6939's peering with AS3356), as vantage points do when a
+	// leak comes: the leaker is inserted into the route they had. The
+	// model does not flag it (a known miss, logged with its verdict: the
+	// injected leaks it learned from replace the whole path, while one
+	// inserted AS is common among benign path changes); no event is
+	// accepted, a wrong one fails.
+	t.Run("route leak inserted into the vantage points' route", func(t *testing.T) {
+		mark := l.speakerReceived(t)
+		from := len(l.all.snapshot())
+		l.announce(t, false, leaked, []uint32{6939, 3356, 45899, 45899})
+		l.waitProcessed(t, "the routes before the leak", mark, float64(2*len(leaked)))
+		if es := l.all.snapshot()[from:]; len(es) > 0 {
+			t.Errorf("the routes before the leak raised alert events:\n%s", describe(es))
+		}
+		verdict := l.classify(t, leaked[0], leakPath)
+		t.Log(verdict)
+		l.expectWave(t, leaked, leakPath, pb.AlertType_ROUTE_LEAK, "", leaker, false, verdict)
 	})
 }
 
