@@ -364,9 +364,11 @@ func routeUpdate(prefix, peer string, path []uint32) *pb.Update {
 // prefix, suspect AS) seen on stdout and by a subscriber filtered on the
 // victim's prefix but not by one filtered on another prefix, and its
 // withdrawal resolves it (same id); a route-leak wave opens a ROUTE_LEAK
-// alert on the leaker, resolved by the withdrawals; a forged-origin path
-// hijack reaches the model, which does not flag it (a known miss, logged
-// with its verdict): no event is accepted, a wrong one fails.
+// alert on the leaker (at the lab's own leak threshold), resolved by the
+// withdrawals; a forged-origin path hijack, and the same leak inserted
+// into routes the vantage points had, reach the model, which does not
+// flag them (known misses, logged with their verdicts): no event is
+// accepted, a wrong one fails.
 func TestServePeers(t *testing.T) {
 	l := startLab(t)
 
