@@ -60,6 +60,35 @@ func sharedSource(d time.Duration) time.Duration {
 	return d
 }
 
+// vetoPhrases say, in the summary's order, what each veto's verdicts
+// were (every veto once; TestVetoPhrases).
+var vetoPhrases = []struct {
+	veto   int
+	phrase string
+}{
+	{classifier.VetoLeakNoValley, "route leaks without a valley"},
+	{classifier.VetoLeakEstablished, "route leaks through an established valley"},
+	{classifier.VetoLeakClique, "route leaks by a tier-1"},
+	{classifier.VetoOwnerUpstream, "hijacks carried by the expected origin"},
+	{classifier.VetoExpectedUnrouted, "hijacks of an origin only a prefix-to-origin table names"},
+	{classifier.VetoPathClique, "path hijacks by a tier-1"},
+	{classifier.VetoVictimResponse, "path hijacks that are a hijack victim's response"},
+	{classifier.VetoSibling, "hijacks within one organisation"},
+	{classifier.VetoLeakLoop, "route leaks on a path with a loop"},
+	{classifier.VetoBeacon, "path hijacks or route leaks of a routing beacon"},
+	{classifier.VetoLeakSharedSource, "route leaks of an AS another leaker carried at the same time"},
+}
+
+// vetoSummary is the summary's count of vetoed verdicts: "N phrase, M
+// phrase, ...".
+func vetoSummary(vetoed *[len(classifier.VetoNames)]int64) string {
+	parts := make([]string, len(vetoPhrases))
+	for i, v := range vetoPhrases {
+		parts[i] = fmt.Sprintf("%d %s", vetoed[v.veto], v.phrase)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // thresholdFlags are --threshold CLASS=P overrides of the model's alert
 // thresholds.
 type thresholdFlags map[classifier.Class]float64
@@ -400,8 +429,7 @@ stderr when it is a terminal; a summary follows at the end.`, stderr)
 	fmt.Fprintf(stderr, "score: alerts opened %d (origin hijack %d, sub-prefix hijack %d, path hijack %d, route leak %d, bogon origin %d), reopened %d, resolved %d, dropped below %d peers %d (withdrawn before --confirm %d)\n",
 		ev.Opened, byType[pb.AlertType_ORIGIN_HIJACK], byType[pb.AlertType_SUBPREFIX_HIJACK], byType[pb.AlertType_PATH_HIJACK], byType[pb.AlertType_ROUTE_LEAK], byType[pb.AlertType_BOGON_ORIGIN],
 		ev.Reopened, ev.Resolved, *minPeers, ev.Dropped, ev.Transient)
-	fmt.Fprintf(stderr, "score: flagged verdicts vetoed: %d route leaks without a valley, %d route leaks through an established valley, %d route leaks by a tier-1, %d hijacks carried by the expected origin, %d hijacks of an origin only a prefix-to-origin table names, %d path hijacks by a tier-1, %d path hijacks that are a hijack victim's response, %d hijacks within one organisation, %d route leaks on a path with a loop, %d path hijacks or route leaks of a routing beacon, %d route leaks of an AS another leaker carried at the same time\n",
-		ev.Vetoed[classifier.VetoLeakNoValley], ev.Vetoed[classifier.VetoLeakEstablished], ev.Vetoed[classifier.VetoLeakClique], ev.Vetoed[classifier.VetoOwnerUpstream], ev.Vetoed[classifier.VetoExpectedUnrouted], ev.Vetoed[classifier.VetoPathClique], ev.Vetoed[classifier.VetoVictimResponse], ev.Vetoed[classifier.VetoSibling], ev.Vetoed[classifier.VetoLeakLoop], ev.Vetoed[classifier.VetoBeacon], ev.Vetoed[classifier.VetoLeakSharedSource])
+	fmt.Fprintln(stderr, "score: flagged verdicts vetoed: "+vetoSummary(&ev.Vetoed))
 	reportSkips(stderr, &stats)
 	if w := baselineDateWarning(st); w != "" {
 		fmt.Fprintln(stderr, "score: warning: "+w)

@@ -445,3 +445,20 @@ func TestBaselineDateWarning(t *testing.T) {
 		}
 	}
 }
+
+// Every veto has one phrase in score's summary, so a new veto cannot be
+// missing from it (or counted twice).
+func TestVetoPhrases(t *testing.T) {
+	seen := map[int]int{}
+	for _, v := range vetoPhrases {
+		seen[v.veto]++
+	}
+	for i, name := range classifier.VetoNames {
+		if seen[i] != 1 {
+			t.Errorf("veto %s has %d phrases in the summary, want 1", name, seen[i])
+		}
+	}
+	if len(vetoPhrases) != len(classifier.VetoNames) {
+		t.Errorf("%d phrases for %d vetoes", len(vetoPhrases), len(classifier.VetoNames))
+	}
+}
