@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10m
 
-.PHONY: events-eval seeds operating-points scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
+.PHONY: events-eval rule-baselines seeds operating-points scale all build run test test-go test-race test-py venv train parity deps lint fmt-check vet proto proto-check fuzz bench bench-compare clean
 
 all: build
 
@@ -72,6 +72,13 @@ events-eval: build venv
 operating-points: build venv
 	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split valid --md training/operating-points-valid.md --plot training/report/operating_points_valid.png
 	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.operating --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split test --md training/operating-points.md --plot training/report/operating_points.png
+
+# The model against the rules of the detectors operators run (BGPalerter's
+# hijack and upstream monitors, Cloudflare Radar's hairpin leak), on the
+# same test streams and real-data runs (after make train, make events-eval
+# and the real-data runs of training/REPORT.md); writes training/rule-baselines.md.
+rule-baselines: build venv
+	PYTHONPATH=training .venv/bin/python -m bgpsentry_train.rule_baselines --config training/pipeline.json --realdata training/realdata.json --bin dist/bgpsentry --out training/out --split test --model-real training/out/realdata --md training/rule-baselines.md
 
 # How much of the results is the LightGBM seed (after make train): the rows
 # trained with each seed, each model through events-eval's test streams and
