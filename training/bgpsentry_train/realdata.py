@@ -25,11 +25,7 @@ def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: boo
     name = run_cfg["name"]
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     events = out / f"{slug}.jsonl"
-    cmd = [bin_path, "score", "-o", str(events)] + (reference or [])
-    use = baseline and (all_baselines or run_cfg.get("baseline_fits", True))
-    for b in run_cfg.get("baseline", []) if use else []:
-        cmd += ["--baseline", b]
-    cmd += extra + run_cfg["files"]
+    cmd, use = command(bin_path, "score", str(events), run_cfg, extra, baseline, all_baselines, reference)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr}")
@@ -50,6 +46,17 @@ def run(bin_path: str, run_cfg: dict, out: Path, extra: list[str], baseline: boo
         "events_per_million": (len(evs) * 1e6 / elements) if elements else 0.0,
         "summary": proc.stderr.strip().splitlines()[-4:],
     }
+
+
+def command(bin_path: str, sub: str, out: str, run_cfg: dict, extra: list[str], baseline: bool = True,
+            all_baselines: bool = False, reference: list[str] | None = None) -> tuple[list[str], bool]:
+    """The command of one run (bgpsentry sub, score or featurize, writing
+    to out), and whether it uses the run's baselines."""
+    cmd = [bin_path, sub, "-o", out] + (reference or [])
+    use = baseline and (all_baselines or run_cfg.get("baseline_fits", True))
+    for b in run_cfg.get("baseline", []) if use else []:
+        cmd += ["--baseline", b]
+    return cmd + extra + run_cfg["files"], use
 
 
 def reference_flags(cfg: dict) -> list[str]:

@@ -244,11 +244,7 @@ def real_data(binary: Path, realcfg: dict, warmup: str = "2m", log=print, hijack
     for r in realcfg["runs"]:
         if not all(Path(f).exists() for f in r["files"]):
             continue
-        cmd = [str(binary), "featurize", "-o", "-"] + reference
-        if r.get("baseline_fits", True):
-            for b in r.get("baseline", []):
-                cmd += ["--baseline", b]
-        cmd += ["--warmup", warmup] + r["files"]
+        cmd, _ = realdata.command(str(binary), "featurize", "-", r, ["--warmup", warmup], reference=reference)
         evs, _ = featurize_rows(cmd, hijack_min_peers)
         for rule in RULES:
             o = out[rule]
