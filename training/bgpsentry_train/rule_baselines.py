@@ -338,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--md", type=Path, default=None)
     a = ap.parse_args(argv)
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
+    if not (a.model_real / "summary.json").is_file():
+        raise SystemExit(f"rule_baselines: no {a.model_real / 'summary.json'}: run the model's real-data runs first "
+                         f"(python -m bgpsentry_train.realdata --extra \"--warmup 2m\" --out {a.model_real})")
     cfg = cfgmod.load(a.config)
     log("rule_baselines: the model through events-eval (its last events, matched again)")
     model = ee.evaluate(cfg, a.bin, a.out, a.split, reuse=True, log=log)

@@ -86,3 +86,10 @@ def test_to_featurize():
            "--asrel", "a.txt", "--warmup", "3m", "--baseline", "b.gz", "f1.gz", "inj.mrt"]
     assert rb.to_featurize(cmd) == ["bin", "featurize", "-o", "-", "--asrel", "a.txt", "--warmup", "3m",
                                     "--baseline", "b.gz", "f1.gz", "inj.mrt"]
+
+
+def test_needs_model_real_runs(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match="run the model's real-data runs first"):
+        rb.main(["--model-real", str(tmp_path / "none")])
