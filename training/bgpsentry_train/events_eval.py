@@ -104,13 +104,32 @@ class RunResult:
     detected: dict[int, str] = field(default_factory=dict)  # instance id -> event type that detected it
 
 
-def run_one(cfg: cfgmod.Config, bg: cfgmod.Background, repeat: int, binary: Path, out: Path,
-            model: Path | None, extra: list[str], reuse: bool = False) -> RunResult:
+def job_inputs(cfg: cfgmod.Config, bg: cfgmod.Background, repeat: int, out: Path, who: str) -> tuple[Path, Path]:
+    """The job directory of repeat of bg under out and its injection's
+    directory; exits (naming who) when the injection is missing."""
     d = rows.job_dir(out, bg, repeat)
     inj = rows.inject_dir(cfg, bg, d)
     for f in rows.INJECT_FILES:
         if not (inj / f).exists():
-            raise SystemExit(f"events_eval: {inj / f} missing: run the training pipeline first (make train)")
+            raise SystemExit(f"{who}: {inj / f} missing: run the training pipeline first (make train)")
+    return d, inj
+
+
+def scenarios(inj: Path) -> list[dict]:
+    """The injected instances of an injection directory."""
+    return json.loads((inj / "scenarios.json").read_text())["scenarios"]
+
+
+def elements_read(score_stderr: str) -> int:
+    """The elements a score run read, from its standard error (0 if not
+    said)."""
+    m = re.search(r"(\d+) elements read", score_stderr)
+    return int(m.group(1)) if m else 0
+
+
+def run_one(cfg: cfgmod.Config, bg: cfgmod.Background, repeat: int, binary: Path, out: Path,
+            model: Path | None, extra: list[str], reuse: bool = False) -> RunResult:
+    d, inj = job_inputs(cfg, bg, repeat, out, "events_eval")
 
     def score(name: str, injected: bool) -> tuple[list[dict], str]:
         events = d / f"{name}.jsonl"
@@ -128,9 +147,7 @@ def run_one(cfg: cfgmod.Config, bg: cfgmod.Background, repeat: int, binary: Path
 
     evs, stderr = score("events", True)
     control, _ = score("events-control", False)
-    m = re.search(r"(\d+) elements read", stderr)
-    sc = json.loads((inj / "scenarios.json").read_text())["scenarios"]
-    return RunResult(bg.name, repeat, int(m.group(1)) if m else 0, evs, sc, control)
+    return RunResult(bg.name, repeat, elements_read(stderr), evs, scenarios(inj), control)
 
 
 # How far apart an event and its control-run twin may open.

@@ -44,7 +44,6 @@ import argparse
 import csv
 import io
 import json
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +54,6 @@ from typing import Iterable
 
 from . import config as cfgmod
 from . import events_eval as ee
-from . import rows
 
 # Rule parameters (module docstring).
 HIJACK_MIN_PEERS = 3
@@ -209,20 +207,16 @@ def test_streams(cfg: cfgmod.Config, binary: Path, out: Path, split: str, jobs: 
 
     def one(job):
         bg, r = job
-        d = rows.job_dir(out, bg, r)
-        inj = rows.inject_dir(cfg, bg, d)
-        for f in rows.INJECT_FILES:
-            if not (inj / f).exists():
-                raise SystemExit(f"rule_baselines: {inj / f} missing: run the training pipeline first (make train)")
+        d, inj = ee.job_inputs(cfg, bg, r, out, "rule_baselines")
         evs, _ = featurize_rows(to_featurize(ee.score_command(cfg, bg, inj, binary, Path("-"), None, [], True)), hijack_min_peers)
         control, _ = featurize_rows(to_featurize(ee.score_command(cfg, bg, inj, binary, Path("-"), None, [], False)),
                                     hijack_min_peers)
         # Elements as score counts them (events-eval's log of this job).
-        m = re.search(r"(\d+) elements read", (d / "score.log").read_text()) if (d / "score.log").exists() else None
-        sc = json.loads((inj / "scenarios.json").read_text())["scenarios"]
+        elements = ee.elements_read((d / "score.log").read_text()) if (d / "score.log").exists() else 0
+        sc = ee.scenarios(inj)
         res = {}
         for rule in RULES:
-            rr = ee.RunResult(bg.name, r, int(m.group(1)) if m else 0, evs[rule], sc, control[rule])
+            rr = ee.RunResult(bg.name, r, elements, evs[rule], sc, control[rule])
             ee.match(rr, cfg.as_buckets, split)
             res[rule] = rr
         log(f"  rules {bg.name}#{r}: " + ", ".join(f"{k} {len(v.events)}" for k, v in res.items()))
