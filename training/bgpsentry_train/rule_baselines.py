@@ -44,8 +44,10 @@ import argparse
 import csv
 import io
 import json
+import signal
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -166,21 +168,27 @@ def rule_events(rows_: Iterable[dict], hijack_min_peers: int = HIJACK_MIN_PEERS)
     return events
 
 
-def featurize_rows(cmd: list[str], hijack_min_peers: int = HIJACK_MIN_PEERS) -> tuple[dict[str, list[dict]], str]:
+def featurize_rows(cmd: list[str], hijack_min_peers: int = HIJACK_MIN_PEERS) -> dict[str, list[dict]]:
     """Runs a featurize command writing to standard output and returns the
-    rules' events over its rows, and its standard error."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cfgmod.REPO_ROOT)
-    assert proc.stdout is not None and proc.stderr is not None
-    reader = csv.DictReader(io.TextIOWrapper(proc.stdout, encoding="utf-8", newline=""))
-    missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
-    if missing:
-        proc.kill()
-        raise SystemExit(f"rule_baselines: featurize rows lack the columns {missing} ({' '.join(cmd)})")
-    evs = rule_events(({k: r[k] for k in NEEDED} for r in reader), hijack_min_peers)
-    stderr = proc.stderr.read().decode()
-    if proc.wait() != 0:
-        raise SystemExit(f"rule_baselines: {' '.join(cmd)}: exit {proc.returncode}\n{stderr}")
-    return evs, stderr
+    rules' events over its rows. Its standard error goes to a temporary
+    file (a pipe read after the rows could fill and stall it)."""
+    with tempfile.TemporaryFile() as errf:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, cwd=cfgmod.REPO_ROOT)
+        assert proc.stdout is not None
+        reader = csv.DictReader(io.TextIOWrapper(proc.stdout, encoding="utf-8", newline=""))
+        missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
+        evs = {} if missing else rule_events(({k: r[k] for k in NEEDED} for r in reader), hijack_min_peers)
+        proc.stdout.close()  # a writer still going stops (SIGPIPE)
+        rc = proc.wait()
+        # Stopped by the closed pipe (a process, or a shell whose pipeline
+        # it was) when the rows were not read: the columns are the news.
+        cut = missing and rc in (-signal.SIGPIPE, 128 + signal.SIGPIPE)
+        if rc != 0 and not cut:
+            errf.seek(0)
+            raise SystemExit(f"rule_baselines: {' '.join(cmd)}: exit {rc}\n{errf.read().decode()}")
+        if missing:
+            raise SystemExit(f"rule_baselines: featurize rows lack the columns {missing} ({' '.join(cmd)})")
+    return evs
 
 
 def to_featurize(score_cmd: list[str]) -> list[str]:
@@ -208,8 +216,8 @@ def test_streams(cfg: cfgmod.Config, binary: Path, out: Path, split: str, jobs: 
     def one(job):
         bg, r = job
         d, inj = ee.job_inputs(cfg, bg, r, out, "rule_baselines")
-        evs, _ = featurize_rows(to_featurize(ee.score_command(cfg, bg, inj, binary, Path("-"), None, [], True)), hijack_min_peers)
-        control, _ = featurize_rows(to_featurize(ee.score_command(cfg, bg, inj, binary, Path("-"), None, [], False)),
+        evs = featurize_rows(to_featurize(ee.score_command(cfg, bg, inj, binary, Path("-"), None, [], True)), hijack_min_peers)
+        control = featurize_rows(to_featurize(ee.score_command(cfg, bg, inj, binary, Path("-"), None, [], False)),
                                     hijack_min_peers)
         # Elements as score counts them (events-eval's log of this job).
         elements = ee.elements_read((d / "score.log").read_text()) if (d / "score.log").exists() else 0
@@ -239,7 +247,7 @@ def real_data(binary: Path, realcfg: dict, warmup: str = "2m", log=print, hijack
         if not all(Path(f).exists() for f in r["files"]):
             continue
         cmd, _ = realdata.command(str(binary), "featurize", "-", r, ["--warmup", warmup], reference=reference)
-        evs, _ = featurize_rows(cmd, hijack_min_peers)
+        evs = featurize_rows(cmd, hijack_min_peers)
         for rule in RULES:
             o = out[rule]
             o["runs"][r["name"]] = [{k: e[k] for k in ("type", "prefix", "suspect_asn", "first_seen", "peer_count")}

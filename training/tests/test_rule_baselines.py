@@ -93,3 +93,17 @@ def test_needs_model_real_runs(tmp_path):
 
     with pytest.raises(SystemExit, match="run the model's real-data runs first"):
         rb.main(["--model-real", str(tmp_path / "none")])
+
+
+def test_featurize_rows_errors(tmp_path):
+    import pytest
+
+    # A command that fails: its standard error is in the message.
+    with pytest.raises(SystemExit, match=r"exit 2\nbad input here"):
+        rb.featurize_rows(["sh", "-c", "echo bad input here >&2; exit 2"])
+    # Rows without the rules' columns.
+    with pytest.raises(SystemExit, match="lack the columns"):
+        rb.featurize_rows(["sh", "-c", "echo a,b; echo 1,2"])
+    # A long output that is not rows: no stall, the columns named.
+    with pytest.raises(SystemExit, match="lack the columns"):
+        rb.featurize_rows(["sh", "-c", "yes a,b | head -c 2000000"])
